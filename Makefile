@@ -1,0 +1,39 @@
+# Every target creates .venv itself; nothing needs to be installed by hand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CASE   ?= rcd-sockshop/carts-cpu/1
+
+# Use the dataset mirror beside the checkout unless the user pointed elsewhere.
+ifeq ($(origin MANCEROPS_DATASETS), undefined)
+  ifneq ($(wildcard ../shared/datasets),)
+    export MANCEROPS_DATASETS := $(abspath ../shared/datasets)
+  endif
+endif
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	@mkdir -p reports
+	$(BIN)/mancerops investigate --dataset $(CASE) --report reports/demo.html
+	@echo "report: reports/demo.html"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	@mkdir -p reports
+	$(BIN)/python benchmarks/bench_rca.py --out reports/bench_rca.json
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache
