@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
+import orjson
 import typer
 
 from workbench import __version__
-from workbench.errors import WorkbenchError
+from workbench.errors import UsageError, WorkbenchError
 
 app = typer.Typer(
     name="mancerops",
@@ -16,14 +19,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+eval_app = typer.Typer(help="Score the workbench on dataset suites.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List, locate and fetch the public datasets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(datasets_app, name="datasets")
 
 _state = {"debug": False}
 
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     _state["debug"] = debug
     if version:
@@ -31,26 +38,186 @@ def _root(
         raise typer.Exit()
 
 
+@app.command()
+def investigate(
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="A dataset case, e.g. rcd-sockshop/carts-cpu/1."),
+    ] = None,
+    onset: Annotated[
+        str | None,
+        typer.Option(help="When the incident started (ISO-8601, UTC); detected when omitted."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="How many causes to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML report to this file.")
+    ] = None,
+) -> None:
+    """Rank the services most likely to be the root cause of an incident, with evidence."""
+    from workbench import datasets
+    from workbench.rca import investigate as run
+
+    if dataset is None:
+        raise UsageError(
+            "say what to investigate: --dataset SUITE/CASE (see `mancerops datasets list`)"
+        )
+    result = run(datasets.load(dataset), onset=onset)
+    if report is not None:
+        from workbench.report import write
+
+        write(result, report, top=top)
+    if as_json:
+        _print_json(result.to_dict(k=top))
+        return
+    _print_ranking(result, top)
+    if report is not None:
+        typer.echo(f"report written to {report}")
+
+
+@eval_app.command("rca")
+def eval_rca(
+    suite: Annotated[str, typer.Option(help="Dataset suite, e.g. rcd-sockshop.")],
+    given_onset: Annotated[
+        bool, typer.Option("--given-onset", help="Hand the true fault start to the ranker.")
+    ] = False,
+    delay: Annotated[
+        float, typer.Option(help="Seconds added to the given onset (with --given-onset).")
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score the root-cause ranking on every case of a suite (AC@k, Avg@5, seconds per case)."""
+    from workbench.eval import evaluate_rca
+
+    if delay and not given_onset:
+        raise UsageError("--delay only applies with --given-onset")
+    progress = None if as_json or not sys.stderr.isatty() else _progress_printer()
+    result = evaluate_rca(suite, given_onset=given_onset, delay_s=delay, progress=progress)
+    if as_json:
+        _print_json(result)
+        return
+    _print_eval(result)
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the catalog's suites, their upstream and where each resolves."""
+    from workbench import datasets
+
+    for info in datasets.list_suites():
+        found = (
+            str(info.location)
+            if info.location
+            else f"missing: mancerops datasets fetch {info.name}"
+        )
+        typer.echo(f"{info.name:<14} {found}  ({info.repo}@{info.commit[:8]})")
+
+
+@datasets_app.command("path")
+def datasets_path(name: Annotated[str, typer.Argument(help="Suite name.")]) -> None:
+    """Print where a suite's files are."""
+    from workbench import datasets
+
+    typer.echo(str(datasets.path(name)))
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(name: Annotated[str, typer.Argument(help="Suite name.")]) -> None:
+    """Download a suite from its pinned upstream commit into the user cache and check it."""
+    from workbench import datasets
+
+    typer.echo(str(datasets.fetch(name, progress=sys.stderr.isatty())))
+
+
+def _print_json(payload: dict) -> None:
+    sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _print_ranking(result, top: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    how = "detected" if result.onset_detected else "given"
+    console = Console()
+    console.print(f"[bold]{result.case or 'metrics'}[/]  onset {_iso(result.onset)} ({how})")
+    table = Table("#", "service", "indicator", "deviation", "baseline", "observed", "moved")
+    table.columns[1].no_wrap = table.columns[2].no_wrap = True
+    for cause in result.top(top):
+        evidence = cause.evidence
+        table.add_row(
+            str(cause.rank),
+            cause.service,
+            cause.indicator,
+            f"{evidence['deviation']:+.1f} sd",
+            f"{evidence['baseline']:.4g}",
+            f"{evidence['observed']:.4g}",
+            _relative(cause.onset, result.onset),
+        )
+    console.print(table)
+
+
+def _print_eval(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    overall = result["overall"]
+    console = Console()
+    onset = "given" + (f" +{result['delay_s']:g} s" if result["delay_s"] else "")
+    console.print(
+        f"[bold]{result['suite']}[/] {result['cases']} cases, onset "
+        f"{onset if result['given_onset'] else 'detected'}, {result['method']}"
+    )
+    table = Table("faults", "cases", "AC@1", "AC@3", "Avg@5")
+    table.add_row(
+        "all",
+        str(result["cases"]),
+        f"{overall['ac@1']:.2f}",
+        f"{overall['ac@3']:.2f}",
+        f"{overall['avg@5']:.3f}",
+    )
+    for fault, row in result["by_fault"].items():
+        table.add_row(
+            fault,
+            str(row["cases"]),
+            f"{row['ac@1']:.2f}",
+            f"{row['ac@3']:.2f}",
+            f"{row['avg@5']:.3f}",
+        )
+    console.print(table)
+    seconds = result["seconds_per_case"]
+    console.print(f"seconds per case: median {seconds['median']:.4f}, max {seconds['max']:.4f}")
+
+
+def _progress_printer():
+    def show(done: int, total: int, case: str) -> None:
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\r{done}/{total} {case:<40}{end}")
+
+    return show
+
+
+def _relative(moment, onset) -> str:
+    """Return when an indicator moved, as seconds from the onset."""
+    if moment is None:
+        return ""
+    return f"{(moment - onset).total_seconds():+.0f} s"
+
+
+def _iso(value) -> str | None:
+    from workbench.rca.model import iso
+
+    return iso(value)
+
+
 def main() -> None:
     """Run the CLI, turning workbench errors into one message and an exit code."""
     try:
-        app(standalone_mode=False)
+        app()
     except WorkbenchError as error:
         if _state["debug"]:
             raise
         typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
 
 
 if __name__ == "__main__":

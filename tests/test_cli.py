@@ -1,0 +1,84 @@
+"""The console script end to end, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def mancerops(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_investigate_json_ranks_the_injected_service_first():
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/carts-cpu/1", "--json")
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    assert payload["case"] == "rcd-sockshop/carts-cpu/1"
+    assert len(payload["ranking"]) == 5
+    top = payload["ranking"][0]
+    assert top["service"] == "carts"  # ground truth: the folder name
+    assert set(top) == {"rank", "service", "indicator", "score", "evidence", "onset"}
+    assert {"kind", "baseline", "observed", "deviation", "window"} <= set(top["evidence"])
+    # fault start is the first row of anomalous.csv, 1652812675 = 2022-05-17T18:37:55Z
+    assert payload["onset"] == "2022-05-17T18:37:55Z"
+
+
+def test_investigate_prints_a_table_and_writes_a_report(tmp_path):
+    report = tmp_path / "r.html"
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/user-mem/2", "--report", str(report))
+    assert run.returncode == 0, run.stderr
+    first_row = next(line for line in run.stdout.splitlines() if line.startswith("│ 1 "))
+    assert "│ user " in first_row
+    page = report.read_text()
+    assert "<script src=" not in page  # self-contained
+    assert "2022-05" in page and "onset" in page
+
+
+def test_unknown_case_lists_what_exists():
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/carts-cpu/9")
+    assert run.returncode == 2
+    assert "carts-cpu/1" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_unknown_suite_says_which_exist():
+    run = mancerops("eval", "rca", "--suite", "nope")
+    assert run.returncode == 2
+    assert "rcd-sockshop" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_missing_dataset_names_places_and_fetch_command(tmp_path):
+    env = {"MANCEROPS_DATASETS": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/carts-cpu/1", env=env)
+    assert run.returncode == 2
+    assert str(tmp_path / "rcd") in run.stderr
+    assert "mancerops datasets fetch rcd-sockshop" in run.stderr
+
+
+def test_debug_shows_the_traceback():
+    run = mancerops("--debug", "investigate", "--dataset", "rcd-sockshop/carts-cpu/9")
+    assert run.returncode != 0
+    assert "Traceback" in run.stderr
+
+
+def test_without_a_source_it_says_what_to_give():
+    run = mancerops("investigate")
+    assert run.returncode == 2
+    assert "--dataset" in run.stderr
+
+
+@pytest.mark.parametrize("command", [("datasets", "list"), ("datasets", "path", "rcd-sockshop")])
+def test_dataset_commands_answer(command):
+    run = mancerops(*command)
+    assert run.returncode == 0, run.stderr
+    assert "rcd" in run.stdout

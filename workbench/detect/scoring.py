@@ -1,0 +1,69 @@
+"""Robust deviation of observations from a baseline, in robust standard units."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.detect.base import DeviationScorer
+
+DEFAULT_QUANTILE = 0.9
+DEFAULT_RELATIVE_FLOOR = 0.01
+_ABSOLUTE_FLOOR = 1e-9
+_IQR_TO_SIGMA = 1.349
+_MAD_TO_SIGMA = 1.4826
+
+
+class RobustDeviation(DeviationScorer):
+    """Score columns by a high quantile of their robust z-scores against a baseline.
+
+    The centre is the baseline median. The spread is the largest of the IQR and the MAD
+    (both as a normal sigma) and a floor of ``relative_floor`` times the median's
+    magnitude, so a series that was flat before the incident does not divide by zero
+    and a byte-sized wobble of a gigabyte series does not look like an incident.
+    The score of a column is its ``quantile``-th largest absolute z-score after the
+    baseline, with the sign of the shift: one spike in ``1 - quantile`` of the window
+    is not enough, a shift that lasts is.
+
+    Parameters
+    ----------
+    quantile:
+        Quantile of absolute z-scores taken as the column's deviation (1.0 is the max).
+    relative_floor:
+        Smallest spread, as a fraction of the baseline median's magnitude.
+    """
+
+    def __init__(
+        self,
+        *,
+        quantile: float = DEFAULT_QUANTILE,
+        relative_floor: float = DEFAULT_RELATIVE_FLOOR,
+    ) -> None:
+        self.quantile = quantile
+        self.relative_floor = relative_floor
+
+    def fit(self, baseline: np.ndarray) -> RobustDeviation:
+        baseline = np.asarray(baseline, dtype=float)
+        center = np.nanmedian(baseline, axis=0)
+        q75, q25 = np.nanpercentile(baseline, [75, 25], axis=0)
+        mad = np.nanmedian(np.abs(baseline - center), axis=0)
+        self.center_ = center
+        self.scale_ = np.maximum.reduce(
+            [
+                (q75 - q25) / _IQR_TO_SIGMA,
+                mad * _MAD_TO_SIGMA,
+                self.relative_floor * np.abs(center),
+                np.full_like(center, _ABSOLUTE_FLOOR),
+            ]
+        )
+        return self
+
+    def z(self, observed: np.ndarray) -> np.ndarray:
+        """Return the robust z-score of every observation."""
+        return (np.asarray(observed, dtype=float) - self.center_) / self.scale_
+
+    def score(self, observed: np.ndarray) -> np.ndarray:
+        z = self.z(observed)
+        magnitude = np.nanquantile(np.abs(z), self.quantile, axis=0)
+        direction = np.sign(np.nanmedian(z, axis=0))
+        direction[direction == 0] = 1.0
+        return magnitude * direction

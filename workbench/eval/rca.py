@@ -1,0 +1,105 @@
+"""Evaluate the root-cause ranking on a dataset suite (the JSON of DESIGN.md)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from workbench import datasets
+from workbench.case import Case
+from workbench.errors import UsageError
+from workbench.eval.scores import accuracy, average_accuracy, distinct_services, rank_of
+from workbench.rca import MetricRanker, investigate
+
+Progress = Callable[[int, int, str], None]
+
+
+def evaluate_rca(
+    suite: str,
+    *,
+    given_onset: bool = False,
+    delay_s: float = 0.0,
+    ranker: MetricRanker | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the ranking on every case of ``suite`` and score it against the ground truth.
+
+    Without ``given_onset`` the ranker finds the onset itself. With it, the true fault
+    start plus ``delay_s`` seconds is handed to the ranker, as in published tables.
+    """
+    ranker = ranker if ranker is not None else MetricRanker()
+    names = datasets.cases(suite)
+    per_case = []
+    for index, case_id in enumerate(names):
+        case = datasets.load(f"{suite}/{case_id}")
+        per_case.append(_one(case, ranker, given_onset=given_onset, delay_s=delay_s))
+        if progress is not None:
+            progress(index + 1, len(names), case_id)
+    return _summary(suite, ranker.method, given_onset, delay_s, per_case)
+
+
+def _one(case: Case, ranker: MetricRanker, *, given_onset: bool, delay_s: float) -> dict:
+    truth = case.truth
+    if truth is None or not truth.root_cause_service:
+        raise UsageError(
+            f"{case.name} has no root-cause ground truth, so a ranking cannot be scored on it; "
+            "evaluate a suite with injected faults, e.g. rcd-sockshop"
+        )
+    onset = None
+    if given_onset:
+        onset = truth.fault_start + timedelta(seconds=delay_s)
+    started = time.perf_counter()
+    result = investigate(case, onset=onset, ranker=ranker)
+    seconds = time.perf_counter() - started
+    ranked = [cause.service for cause in result.ranking]
+    onset_error = None
+    if truth.fault_start is not None:
+        onset_error = (result.onset - truth.fault_start).total_seconds()
+    return {
+        "case": case.case_id,
+        "truth": truth.root_cause_service,
+        "fault": truth.fault_type,
+        "rank_of_truth": rank_of(truth.root_cause_service, ranked),
+        "top5": distinct_services(ranked)[:5],
+        "onset_error_s": onset_error,
+        "seconds": seconds,
+    }
+
+
+def _summary(
+    suite: str, method: str, given_onset: bool, delay_s: float, per_case: list[dict]
+) -> dict[str, Any]:
+    ranks = [row["rank_of_truth"] for row in per_case]
+    by_fault: dict[str, dict[str, Any]] = {}
+    for fault in sorted({row["fault"] for row in per_case}):
+        fault_ranks = [row["rank_of_truth"] for row in per_case if row["fault"] == fault]
+        by_fault[fault] = {
+            "cases": len(fault_ranks),
+            "ac@1": accuracy(fault_ranks, 1),
+            "ac@3": accuracy(fault_ranks, 3),
+            "avg@5": average_accuracy(fault_ranks),
+        }
+    seconds = [row["seconds"] for row in per_case] or [0.0]
+    return {
+        "suite": suite,
+        "method": method,
+        "cases": len(per_case),
+        "given_onset": given_onset,
+        "delay_s": delay_s,
+        "overall": {
+            "ac@1": accuracy(ranks, 1),
+            "ac@3": accuracy(ranks, 3),
+            "ac@5": accuracy(ranks, 5),
+            "avg@5": average_accuracy(ranks),
+        },
+        "by_fault": by_fault,
+        "seconds_per_case": {
+            "median": statistics.median(seconds),
+            "mean": statistics.fmean(seconds),
+            "max": max(seconds),
+        },
+        "per_case": per_case,
+    }

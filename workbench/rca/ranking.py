@@ -1,0 +1,197 @@
+"""Rank services by how abnormal their metrics became after the incident's onset."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import orjson
+import polars as pl
+
+from workbench import frames
+from workbench.detect import DeviationScorer, OnsetDetector, RankCusumOnset, RobustDeviation
+from workbench.detect.onset import DEFAULT_MIN_SEGMENT
+from workbench.errors import UsageError
+from workbench.rca.model import Cause, Investigation, Window, iso
+
+METHOD_NAME = "mancerops-metrics"
+METHOD_VERSION = "0.1"
+DEFAULT_EVIDENCE_INDICATORS = 3
+
+
+class MetricRanker:
+    """Rank services by the robust deviation of their indicators after the onset.
+
+    The onset is found by ``detector`` unless given. Every indicator is scored by
+    ``scorer`` against the samples before the onset; a service scores as its most
+    abnormal indicator. Ties break by service name, so runs repeat exactly.
+
+    Parameters
+    ----------
+    detector:
+        Finds the onset and each indicator's own change point.
+    scorer:
+        Learns the baseline before the onset and scores the samples after it.
+    min_segment:
+        Fewest samples needed on each side of the onset.
+    """
+
+    def __init__(
+        self,
+        *,
+        detector: OnsetDetector | None = None,
+        scorer: DeviationScorer | None = None,
+        min_segment: int = DEFAULT_MIN_SEGMENT,
+    ) -> None:
+        self.detector = (
+            detector if detector is not None else RankCusumOnset(min_segment=min_segment)
+        )
+        self.scorer = scorer if scorer is not None else RobustDeviation()
+        self.min_segment = min_segment
+
+    @property
+    def method(self) -> str:
+        return f"{METHOD_NAME} {METHOD_VERSION}"
+
+    def rank(
+        self,
+        metrics: pl.DataFrame,
+        onset: datetime | None = None,
+        *,
+        case: str | None = None,
+    ) -> Investigation:
+        """Return the investigation of ``metrics``: onset, ranked causes and signals."""
+        metrics = frames.validate(metrics, frames.METRICS)
+        times, columns, X = _matrix(metrics)
+        n = len(times)
+        if n < 2 * self.min_segment:
+            raise UsageError(
+                f"the metrics hold {n} time steps; at least {2 * self.min_segment} are needed "
+                "to tell normal from abnormal. Widen the time range."
+            )
+        self.detector.fit(X)
+        if onset is None:
+            split = self.detector.onset_index_
+        else:
+            split = int(np.searchsorted(times, _as_ns(onset), side="left"))
+            before, after = split, n - split
+            if min(before, after) < self.min_segment:
+                raise UsageError(
+                    f"the onset {onset.isoformat()} leaves {before} samples before it and "
+                    f"{after} after; at least {self.min_segment} are needed on each side. "
+                    "Widen the time range or move the onset."
+                )
+        self.scorer.fit(X[:split])
+        deviation = self.scorer.score(X[split:])
+        observed = np.nanmedian(X[split:], axis=0)
+        column_onsets = times[np.maximum(self.detector.column_onsets_, 0)]
+
+        stamp = _to_datetime
+        baseline = Window(stamp(times[0]), stamp(times[split - 1]))
+        window = Window(stamp(times[split]), stamp(times[-1]))
+        signals = (
+            pl.DataFrame(
+                {
+                    "service": [service for service, _ in columns],
+                    "metric": [metric for _, metric in columns],
+                    "indicator": [_indicator(service, metric) for service, metric in columns],
+                    "deviation": deviation,
+                    "baseline": self.scorer.center_,
+                    "observed": observed,
+                    "scale": self.scorer.scale_,
+                    "onset": column_onsets,
+                }
+            )
+            .with_columns(
+                pl.col("onset").cast(pl.Datetime("ns", "UTC")),
+                pl.col("deviation").abs().alias("score"),
+            )
+            .sort(["score", "service", "metric"], descending=[True, False, False])
+        )
+        ranking = _causes(signals, baseline, window)
+        return Investigation(
+            onset=stamp(times[split]),
+            onset_detected=onset is None,
+            ranking=ranking,
+            signals=signals,
+            metrics=metrics,
+            baseline=baseline,
+            window=window,
+            case=case,
+            method=self.method,
+        )
+
+
+def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
+    """Return sample times (int ns), the (service, metric) of each column, and the values.
+
+    Non-finite values and missing samples are filled from the previous sample (then the
+    next one at the start) so every indicator is defined at every step; an indicator with
+    no finite sample at all is left out.
+    """
+    keyed = metrics.select(
+        "timestamp",
+        pl.struct("service", "metric").struct.json_encode().alias("key"),
+        pl.when(pl.col("value").is_finite()).then(pl.col("value")).alias("value"),
+    )
+    table = keyed.pivot(on="key", index="timestamp", values="value", aggregate_function="mean")
+    table = table.sort("timestamp")
+    keys = [c for c in table.columns if c != "timestamp"]
+    table = table.with_columns(pl.col(keys).forward_fill().backward_fill())
+    present = [k for k in keys if table[k].null_count() == 0]
+    pairs = [orjson.loads(k) for k in present]
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i]["service"], pairs[i]["metric"]))
+    columns = [(pairs[i]["service"], pairs[i]["metric"]) for i in order]
+    values = table.select([present[i] for i in order]).to_numpy().astype(float, copy=False)
+    times = table["timestamp"].dt.epoch("ns").to_numpy()
+    return times, columns, values.reshape(len(times), len(columns))
+
+
+def _causes(signals: pl.DataFrame, baseline: Window, window: Window) -> tuple[Cause, ...]:
+    best = signals.group_by("service", maintain_order=True).head(DEFAULT_EVIDENCE_INDICATORS)
+    causes = []
+    for rank, (service, rows) in enumerate(best.group_by("service", maintain_order=True), 1):
+        top = rows.row(0, named=True)
+        causes.append(
+            Cause(
+                rank=rank,
+                service=service[0],
+                indicator=top["indicator"],
+                score=float(top["score"]),
+                evidence={
+                    "kind": "metric",
+                    "metric": top["metric"],
+                    "baseline": float(top["baseline"]),
+                    "observed": float(top["observed"]),
+                    "deviation": float(top["deviation"]),
+                    "window": window.to_dict(),
+                    "baseline_window": baseline.to_dict(),
+                    "indicators": [
+                        {
+                            "indicator": row["indicator"],
+                            "deviation": float(row["deviation"]),
+                            "baseline": float(row["baseline"]),
+                            "observed": float(row["observed"]),
+                            "onset": iso(row["onset"]),
+                        }
+                        for row in rows.iter_rows(named=True)
+                    ],
+                },
+                onset=top["onset"],
+            )
+        )
+    return tuple(causes)
+
+
+def _indicator(service: str, metric: str) -> str:
+    return f"{service}_{metric}" if service else metric
+
+
+def _as_ns(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(pl.Series([value]).cast(pl.Datetime("ns", "UTC")).dt.epoch("ns")[0])
+
+
+def _to_datetime(ns: int) -> datetime:
+    return pl.Series([int(ns)]).cast(pl.Datetime("ns", "UTC"))[0]

@@ -1,0 +1,138 @@
+"""Self-contained HTML report of an investigation: ranked causes, evidence, charts."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import polars as pl
+
+from workbench.rca.model import Investigation, iso
+
+DEFAULT_TOP = 5
+_CHART_HEIGHT_PER_ROW = 220
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2328; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border-bottom: 1px solid #d0d7de; padding: .35rem .8rem; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.meta {{ color: #57606a; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="meta">{meta}</p>
+<h2>Most likely root causes</h2>
+<table id="ranking">
+<thead><tr><th>#</th><th>service</th><th>indicator</th><th>deviation (robust sd)</th>
+<th>baseline</th><th>observed</th><th>indicator onset</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<h2>Top indicators around the onset</h2>
+{chart}
+</body>
+</html>
+"""
+
+
+def render(investigation: Investigation, *, top: int = DEFAULT_TOP) -> str:
+    """Return the report as one HTML page with its charts and plotly.js inlined."""
+    causes = investigation.top(top)
+    title = f"Investigation: {investigation.case or 'metrics'}"
+    how = "detected" if investigation.onset_detected else "given"
+    meta = (
+        f"onset {iso(investigation.onset)} ({how}); baseline "
+        f"{iso(investigation.baseline.start)} to {iso(investigation.baseline.end)}; "
+        f"incident window to {iso(investigation.window.end)}; method {investigation.method}"
+    )
+    rows = "\n".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:+.2f}</td>"
+        "<td class=num>{:.4g}</td><td class=num>{:.4g}</td><td>{}</td></tr>".format(
+            cause.rank,
+            html.escape(cause.service),
+            html.escape(cause.indicator),
+            cause.evidence["deviation"],
+            cause.evidence["baseline"],
+            cause.evidence["observed"],
+            iso(cause.onset) or "",
+        )
+        for cause in causes
+    )
+    return _PAGE.format(
+        title=html.escape(title),
+        meta=html.escape(meta),
+        rows=rows,
+        chart=_chart(investigation, top),
+    )
+
+
+def write(investigation: Investigation, path: str | Path, *, top: int = DEFAULT_TOP) -> Path:
+    """Write the report to ``path`` and return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(investigation, top=top), encoding="utf-8")
+    return path
+
+
+def _chart(investigation: Investigation, top: int) -> str:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    causes = investigation.top(top)
+    if not causes:
+        return "<p>No indicators to chart.</p>"
+    metrics = investigation.metrics
+    figure = make_subplots(
+        rows=len(causes),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        subplot_titles=[f"#{c.rank} {c.indicator}" for c in causes],
+    )
+    for row, cause in enumerate(causes, 1):
+        series = (
+            metrics.filter(
+                (pl.col("service") == cause.service)
+                & (pl.col("metric") == cause.evidence["metric"])
+            )
+            .group_by("timestamp")
+            .agg(pl.col("value").mean())
+            .sort("timestamp")
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=series["timestamp"].to_list(),
+                y=series["value"].to_list(),
+                mode="lines",
+                name=cause.indicator,
+            ),
+            row=row,
+            col=1,
+        )
+        figure.add_hline(
+            y=cause.evidence["baseline"], line_dash="dot", line_color="#57606a", row=row, col=1
+        )
+    figure.add_vline(x=investigation.onset, line_color="#cf222e", line_width=2)
+    figure.add_annotation(
+        x=investigation.onset,
+        y=1.0,
+        yref="paper",
+        text="onset",
+        showarrow=False,
+        font={"color": "#cf222e"},
+        xanchor="left",
+    )
+    figure.update_layout(
+        height=_CHART_HEIGHT_PER_ROW * len(causes) + 80,
+        showlegend=False,
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+    )
+    return figure.to_html(full_html=False, include_plotlyjs=True, div_id="indicators")
