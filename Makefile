@@ -31,7 +31,11 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/pytest
 
-bench: $(BIN)/.installed
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+bench: $(BIN)/.bench-installed
 	@mkdir -p reports
 	$(BIN)/python benchmarks/bench_rca.py --out reports/bench_rca.json
 
