@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
@@ -6,6 +7,9 @@ import pytest
 
 from workbench import frames
 from workbench.errors import SchemaError
+
+# ../shared/cases beside the checkout: inputs from real bug reports.
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases"
 
 
 def test_validate_names_missing_column():
@@ -105,3 +109,19 @@ def test_wide_names_columns_service_metric():
 
 def test_empty_frame_has_required_columns():
     assert frames.empty(frames.SPANS).columns[:3] == ["trace_id", "span_id", "parent_span_id"]
+
+
+def test_epoch_nanosecond_strings_stay_exact_bl38():
+    # ../shared/cases BL-38: OTLP writes int64 as strings; a float path gives ...000000256.
+    case = pl.read_csv(CASES / "BL-38.csv", infer_schema=False)
+    starts = case.select(frames.epoch_expr("startTimeUnixNano"))["startTimeUnixNano"]
+    assert starts.dtype == pl.Datetime("ns", "UTC")
+    assert starts.dt.to_string("%Y-%m-%d %H:%M:%S%.9fZ").to_list() == [
+        "2020-02-11 20:26:12.000000321Z",
+        "2023-11-14 22:13:20.000000001Z",
+    ]
+
+
+def test_epoch_seconds_are_scaled():
+    out = pl.select(frames.epoch_expr(pl.lit(1652812675), "s")).item()
+    assert out == datetime(2022, 5, 17, 18, 37, 55, tzinfo=UTC)

@@ -110,6 +110,18 @@ def service_expr(column: str | pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.to_lowercase().str.replace(_POD_SUFFIX.pattern, "")
 
 
+def epoch_expr(column: str | pl.Expr, unit: str = "ns") -> pl.Expr:
+    """Return epoch numbers (integers, or digit strings as OTLP writes them) as UTC datetimes.
+
+    Strings go through Int64, never float, so nanoseconds stay exact: a float64 holds only
+    about 16 significant digits and an epoch in ns has 19.
+    """
+    expr = pl.col(column) if isinstance(column, str) else column
+    multiplier = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+    nanoseconds = expr.cast(pl.Int64, strict=True) * multiplier
+    return pl.from_epoch(nanoseconds, time_unit="ns").dt.replace_time_zone("UTC")
+
+
 def empty(kind: str) -> pl.DataFrame:
     """Return an empty frame of ``kind`` with its required columns."""
     return pl.DataFrame(schema={c.name: c.dtype for c in _schema(kind) if c.required})

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from workbench.detect import RankCusumOnset
+from workbench.detect.onset import segment_guard
 
 
 def _noise(rows, cols, seed=0):
@@ -51,5 +52,16 @@ def test_onset_is_never_closer_to_an_edge_than_min_segment():
 
 
 def test_too_short_a_series_is_refused():
-    with pytest.raises(ValueError, match="at least 20 samples"):
-        RankCusumOnset(min_segment=10).fit(np.zeros((19, 2)))
+    with pytest.raises(ValueError, match="at least 6 samples"):
+        RankCusumOnset(min_segment=10).fit(np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize(("rows", "guard"), [(600, 10), (40, 10), (16, 4), (12, 3), (5, 3)])
+def test_segment_guard_shrinks_for_short_series(rows, guard):
+    assert segment_guard(rows, 10) == guard
+
+
+def test_minute_step_quarter_hour_finds_its_onset():
+    X = _noise(16, 3, seed=5)
+    X[10:, 1] += 9.0
+    assert RankCusumOnset().fit(X).onset_index_ == 10

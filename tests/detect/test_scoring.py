@@ -36,3 +36,12 @@ def test_a_drop_scores_negative():
     baseline = np.tile([9.0, 10.0, 11.0], 10)[:, None]
     score = RobustDeviation().fit(baseline).score(np.full((10, 1), 4.0))[0]
     assert score < -3
+
+
+def test_one_sample_is_never_enough_in_a_short_window():
+    # five minute-step samples: the 0.9 quantile alone would be the spike itself
+    baseline = np.zeros((10, 1))
+    observed = np.array([[0.0], [0.0], [7.0], [0.0], [0.0]])
+    assert RobustDeviation().fit(baseline).score(observed)[0] == 0.0
+    observed[3, 0] = 7.0  # two samples are a shift
+    assert RobustDeviation().fit(baseline).score(observed)[0] > 1e6

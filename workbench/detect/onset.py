@@ -7,6 +7,16 @@ import numpy as np
 from workbench.detect.base import OnsetDetector
 
 DEFAULT_MIN_SEGMENT = 10
+SMALLEST_SEGMENT = 3
+
+
+def segment_guard(rows: int, min_segment: int = DEFAULT_MIN_SEGMENT) -> int:
+    """Return the fewest rows to keep on each side of a change in a series of ``rows``.
+
+    ``min_segment`` applies to long series; a short one (minute-step metrics over a
+    quarter of an hour) keeps a quarter of its rows, but never fewer than 3.
+    """
+    return max(SMALLEST_SEGMENT, min(min_segment, rows // 4))
 
 
 class RankCusumOnset(OnsetDetector):
@@ -22,7 +32,8 @@ class RankCusumOnset(OnsetDetector):
     Parameters
     ----------
     min_segment:
-        Fewest rows allowed on either side of the change point.
+        Fewest rows allowed on either side of the change point in a long series
+        (see :func:`segment_guard` for short ones).
     """
 
     def __init__(self, *, min_segment: int = DEFAULT_MIN_SEGMENT) -> None:
@@ -31,13 +42,12 @@ class RankCusumOnset(OnsetDetector):
     def fit(self, X: np.ndarray) -> RankCusumOnset:
         X = np.asarray(X, dtype=float)
         n, m = X.shape
-        if n < 2 * self.min_segment:
-            raise ValueError(
-                f"need at least {2 * self.min_segment} samples to find an onset, got {n}"
-            )
+        guard = segment_guard(n, self.min_segment)
+        if n < 2 * guard:
+            raise ValueError(f"need at least {2 * guard} samples to find an onset, got {n}")
         statistic = _cusum_statistic(_ranks(X))
-        statistic[: self.min_segment - 1] = 0.0
-        statistic[n - self.min_segment :] = 0.0
+        statistic[: guard - 1] = 0.0
+        statistic[n - guard :] = 0.0
         self.profile_ = np.zeros(n)
         self.profile_[1:] = np.mean(statistic**2, axis=1) if m else 0.0
         self.onset_index_ = int(np.argmax(self.profile_))

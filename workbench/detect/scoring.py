@@ -8,6 +8,7 @@ from workbench.detect.base import DeviationScorer
 
 DEFAULT_QUANTILE = 0.9
 DEFAULT_RELATIVE_FLOOR = 0.01
+MIN_SUSTAINED = 2
 _ABSOLUTE_FLOOR = 1e-9
 _IQR_TO_SIGMA = 1.349
 _MAD_TO_SIGMA = 1.4826
@@ -21,8 +22,8 @@ class RobustDeviation(DeviationScorer):
     magnitude, so a series that was flat before the incident does not divide by zero
     and a byte-sized wobble of a gigabyte series does not look like an incident.
     The score of a column is its ``quantile``-th largest absolute z-score after the
-    baseline, with the sign of the shift: one spike in ``1 - quantile`` of the window
-    is not enough, a shift that lasts is.
+    baseline (and never more than its second largest), with the sign of the shift: a
+    spike in less than ``1 - quantile`` of the window is not enough, a shift that lasts is.
 
     Parameters
     ----------
@@ -62,8 +63,19 @@ class RobustDeviation(DeviationScorer):
         return (np.asarray(observed, dtype=float) - self.center_) / self.scale_
 
     def score(self, observed: np.ndarray) -> np.ndarray:
-        z = self.z(observed)
-        magnitude = np.nanquantile(np.abs(z), self.quantile, axis=0)
-        direction = np.sign(np.nanmedian(z, axis=0))
+        observed = np.asarray(observed, dtype=float)
+        magnitude = _sustained(np.abs(observed - self.center_), self.quantile) / self.scale_
+        direction = np.sign(np.nanmedian(observed - self.center_, axis=0))
         direction[direction == 0] = 1.0
         return magnitude * direction
+
+
+def _sustained(magnitude: np.ndarray, quantile: float) -> np.ndarray:
+    """Return per column the k-th largest value, k the larger of 2 and (1 - quantile) * n.
+
+    A single sample is never enough to call a column abnormal, however short the window.
+    """
+    n = magnitude.shape[0]
+    k = min(n, max(MIN_SUSTAINED, int(np.ceil((1.0 - quantile) * n))))
+    magnitude = np.where(np.isnan(magnitude), -np.inf, magnitude)
+    return np.partition(magnitude, n - k, axis=0)[n - k]

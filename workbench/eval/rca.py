@@ -10,7 +10,7 @@ from typing import Any
 
 from workbench import datasets
 from workbench.case import Case
-from workbench.errors import UsageError
+from workbench.errors import UsageError, WorkbenchError
 from workbench.eval.scores import accuracy, average_accuracy, distinct_services, rank_of
 from workbench.rca import MetricRanker, investigate
 
@@ -52,7 +52,19 @@ def _one(case: Case, ranker: MetricRanker, *, given_onset: bool, delay_s: float)
     if given_onset:
         onset = truth.fault_start + timedelta(seconds=delay_s)
     started = time.perf_counter()
-    result = investigate(case, onset=onset, ranker=ranker)
+    try:
+        result = investigate(case, onset=onset, ranker=ranker)
+    except WorkbenchError as error:  # a case the ranker cannot answer counts as a miss
+        return {
+            "case": case.case_id,
+            "truth": truth.root_cause_service,
+            "fault": truth.fault_type,
+            "rank_of_truth": None,
+            "top5": [],
+            "onset_error_s": None,
+            "seconds": time.perf_counter() - started,
+            "error": str(error),
+        }
     seconds = time.perf_counter() - started
     ranked = [cause.service for cause in result.ranking]
     onset_error = None
@@ -96,6 +108,7 @@ def _summary(
             "avg@5": average_accuracy(ranks),
         },
         "by_fault": by_fault,
+        "errors": sum(1 for row in per_case if "error" in row),
         "seconds_per_case": {
             "median": statistics.median(seconds),
             "mean": statistics.fmean(seconds),

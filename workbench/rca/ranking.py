@@ -10,13 +10,14 @@ import polars as pl
 
 from workbench import frames
 from workbench.detect import DeviationScorer, OnsetDetector, RankCusumOnset, RobustDeviation
-from workbench.detect.onset import DEFAULT_MIN_SEGMENT
+from workbench.detect.onset import DEFAULT_MIN_SEGMENT, segment_guard
 from workbench.errors import UsageError
 from workbench.rca.model import Cause, Investigation, Window, iso
 
 METHOD_NAME = "mancerops-metrics"
 METHOD_VERSION = "0.1"
 DEFAULT_EVIDENCE_INDICATORS = 3
+_SECOND = 1_000_000_000
 
 
 class MetricRanker:
@@ -64,9 +65,10 @@ class MetricRanker:
         metrics = frames.validate(metrics, frames.METRICS)
         times, columns, X = _matrix(metrics)
         n = len(times)
-        if n < 2 * self.min_segment:
+        guard = segment_guard(n, self.min_segment)
+        if n < 2 * guard:
             raise UsageError(
-                f"the metrics hold {n} time steps; at least {2 * self.min_segment} are needed "
+                f"the metrics hold {n} time steps; at least {2 * guard} are needed "
                 "to tell normal from abnormal. Widen the time range."
             )
         self.detector.fit(X)
@@ -75,10 +77,10 @@ class MetricRanker:
         else:
             split = int(np.searchsorted(times, _as_ns(onset), side="left"))
             before, after = split, n - split
-            if min(before, after) < self.min_segment:
+            if min(before, after) < guard:
                 raise UsageError(
                     f"the onset {onset.isoformat()} leaves {before} samples before it and "
-                    f"{after} after; at least {self.min_segment} are needed on each side. "
+                    f"{after} after; at least {guard} are needed on each side. "
                     "Widen the time range or move the onset."
                 )
         self.scorer.fit(X[:split])
@@ -125,26 +127,52 @@ class MetricRanker:
 def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
     """Return sample times (int ns), the (service, metric) of each column, and the values.
 
-    Non-finite values and missing samples are filled from the previous sample (then the
-    next one at the start) so every indicator is defined at every step; an indicator with
-    no finite sample at all is left out.
+    Samples are put on one grid at the series' common step (scrapes of different targets
+    land a second or so apart); samples of one indicator in the same slot are averaged.
+    Non-finite values and empty slots are filled from the previous sample (then the next
+    one at the start) so every indicator is defined at every step; an indicator with no
+    finite sample at all is left out.
     """
     keyed = metrics.select(
-        "timestamp",
+        pl.col("timestamp").dt.epoch("ns").alias("t"),
         pl.struct("service", "metric").struct.json_encode().alias("key"),
         pl.when(pl.col("value").is_finite()).then(pl.col("value")).alias("value"),
     )
-    table = keyed.pivot(on="key", index="timestamp", values="value", aggregate_function="mean")
-    table = table.sort("timestamp")
-    keys = [c for c in table.columns if c != "timestamp"]
+    step = _common_step(keyed)
+    keyed = keyed.with_columns(((pl.col("t") + step // 2) // step * step).alias("t"))
+    table = keyed.pivot(on="key", index="t", values="value", aggregate_function="mean")
+    table = table.sort("t")
+    keys = [c for c in table.columns if c != "t"]
     table = table.with_columns(pl.col(keys).forward_fill().backward_fill())
     present = [k for k in keys if table[k].null_count() == 0]
     pairs = [orjson.loads(k) for k in present]
     order = sorted(range(len(pairs)), key=lambda i: (pairs[i]["service"], pairs[i]["metric"]))
     columns = [(pairs[i]["service"], pairs[i]["metric"]) for i in order]
     values = table.select([present[i] for i in order]).to_numpy().astype(float, copy=False)
-    times = table["timestamp"].dt.epoch("ns").to_numpy()
+    times = table["t"].to_numpy()
     return times, columns, values.reshape(len(times), len(columns))
+
+
+def _common_step(keyed: pl.DataFrame) -> int:
+    """Return the typical sampling step in ns: the median of the series' median steps.
+
+    Steps of a second or more are rounded to whole seconds, so a 60 s scrape with a
+    second of jitter gives a 60 s grid.
+    """
+    steps = (
+        keyed.select("key", "t")
+        .unique()
+        .sort("key", "t")
+        .group_by("key")
+        .agg(pl.col("t").diff().filter(pl.col("t").diff() > 0).median().alias("step"))
+        .drop_nulls()
+    )
+    if steps.is_empty():
+        return 1
+    step = int(steps["step"].median())
+    if step >= _SECOND:
+        step = round(step / _SECOND) * _SECOND
+    return max(step, 1)
 
 
 def _causes(signals: pl.DataFrame, baseline: Window, window: Window) -> tuple[Cause, ...]:
