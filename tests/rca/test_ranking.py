@@ -93,3 +93,12 @@ def test_nan_and_gaps_do_not_break_the_ranking():
     result = investigate(metrics)
     assert result.ranking[0].service == "b"
     assert all(np.isfinite(c.score) for c in result.ranking)
+
+
+def test_ranking_as_a_table_for_notebooks():
+    result = investigate(_metrics({("a", "cpu"): 0.0, ("b", "cpu"): 30.0}))
+    table = result.to_frame()
+    assert table.columns[:3] == ["rank", "service", "indicator"]
+    assert table.row(0, named=True)["service"] == "b"
+    assert table["rank"].to_list() == [1, 2]
+    assert "onset 2024-03-01T12:01:20Z (detected)" in result._repr_html_()

@@ -1,7 +1,7 @@
 """Detectors: when an incident began and how abnormal each indicator is."""
 
 from workbench.detect.base import DeviationScorer, OnsetDetector
-from workbench.detect.onset import RankCusumOnset
+from workbench.detect.onset import RobustCusumOnset
 from workbench.detect.scoring import RobustDeviation
 
-__all__ = ["DeviationScorer", "OnsetDetector", "RankCusumOnset", "RobustDeviation"]
+__all__ = ["DeviationScorer", "OnsetDetector", "RobustCusumOnset", "RobustDeviation"]

@@ -72,6 +72,34 @@ class Investigation:
         """Return the first ``k`` causes."""
         return self.ranking[:k]
 
+    def to_frame(self) -> pl.DataFrame:
+        """Return the ranking as a table: one row per cause with its headline evidence."""
+        return pl.DataFrame(
+            {
+                "rank": [c.rank for c in self.ranking],
+                "service": [c.service for c in self.ranking],
+                "indicator": [c.indicator for c in self.ranking],
+                "score": [c.score for c in self.ranking],
+                "deviation": [c.evidence.get("deviation") for c in self.ranking],
+                "baseline": [c.evidence.get("baseline") for c in self.ranking],
+                "observed": [c.evidence.get("observed") for c in self.ranking],
+                "onset": [c.onset for c in self.ranking],
+            },
+            schema_overrides={
+                "rank": pl.Int64,
+                "score": pl.Float64,
+                "deviation": pl.Float64,
+                "baseline": pl.Float64,
+                "observed": pl.Float64,
+                "onset": pl.Datetime("ns", "UTC"),
+            },
+        )
+
+    def _repr_html_(self) -> str:
+        how = "detected" if self.onset_detected else "given"
+        head = f"<p><b>{self.case or 'metrics'}</b>: onset {iso(self.onset)} ({how})</p>"
+        return head + self.to_frame().head(10)._repr_html_()
+
     def to_dict(self, k: int | None = None) -> dict[str, Any]:
         causes = self.ranking if k is None else self.ranking[:k]
         return {

@@ -9,7 +9,7 @@ import orjson
 import polars as pl
 
 from workbench import frames
-from workbench.detect import DeviationScorer, OnsetDetector, RankCusumOnset, RobustDeviation
+from workbench.detect import DeviationScorer, OnsetDetector, RobustCusumOnset, RobustDeviation
 from workbench.detect.onset import DEFAULT_MIN_SEGMENT, segment_guard
 from workbench.errors import UsageError
 from workbench.rca.model import Cause, Investigation, Window, iso
@@ -45,7 +45,7 @@ class MetricRanker:
         min_segment: int = DEFAULT_MIN_SEGMENT,
     ) -> None:
         self.detector = (
-            detector if detector is not None else RankCusumOnset(min_segment=min_segment)
+            detector if detector is not None else RobustCusumOnset(min_segment=min_segment)
         )
         self.scorer = scorer if scorer is not None else RobustDeviation()
         self.min_segment = min_segment
