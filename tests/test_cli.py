@@ -82,3 +82,31 @@ def test_dataset_commands_answer(command):
     run = mancerops(*command)
     assert run.returncode == 0, run.stderr
     assert "rcd" in run.stdout
+
+
+def test_json_carries_the_ground_truth_of_a_dataset_case():
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/orders-mem/5", "--json", "--top", "2")
+    payload = json.loads(run.stdout)
+    assert payload["truth"]["root_cause_service"] == "orders"
+    assert payload["truth"]["fault_type"] == "mem"
+    assert len(payload["ranking"]) == 2
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import workbench.rca
+    from workbench import cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(workbench.rca, "investigate", broken)
+    monkeypatch.setattr(
+        sys, "argv", ["mancerops", "investigate", "--dataset", "rcd-sockshop/carts-cpu/1"]
+    )
+    monkeypatch.setitem(cli._state, "debug", False)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err and "--debug" in err
+    assert "Traceback" not in err

@@ -62,15 +62,23 @@ def investigate(
         raise UsageError(
             "say what to investigate: --dataset SUITE/CASE (see `mancerops datasets list`)"
         )
-    result = run(datasets.load(dataset), onset=onset)
+    case = datasets.load(dataset)
+    result = run(case, onset=onset)
     if report is not None:
         from workbench.report import write
 
-        write(result, report, top=top)
+        write(result, report, top=top, truth=case.truth)
     if as_json:
-        _print_json(result.to_dict(k=top))
+        payload = result.to_dict(k=top)
+        if case.truth is not None:
+            payload["truth"] = case.truth.to_dict()
+        _print_json(payload)
         return
     _print_ranking(result, top)
+    if case.truth is not None:
+        from workbench.report.html import truth_line
+
+        typer.echo(truth_line(case.truth))
     if report is not None:
         typer.echo(f"report written to {report}")
 
@@ -218,6 +226,16 @@ def main() -> None:
             raise
         typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(error.exit_code)
+    except Exception as error:  # a bug: one line for the user, the traceback with --debug
+        if _state["debug"]:
+            raise
+        typer.secho(
+            f"internal error: {type(error).__name__}: {error}. "
+            "Run again with --debug for the traceback and report it.",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

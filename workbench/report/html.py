@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from workbench.case import Truth
 from workbench.rca.model import Investigation, iso
 
 DEFAULT_TOP = 5
@@ -28,6 +29,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <body>
 <h1>{title}</h1>
 <p class="meta">{meta}</p>
+{truth}
 <h2>Most likely root causes</h2>
 <table id="ranking">
 <thead><tr><th>#</th><th>service</th><th>indicator</th><th>deviation (robust sd)</th>
@@ -43,8 +45,13 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 """
 
 
-def render(investigation: Investigation, *, top: int = DEFAULT_TOP) -> str:
-    """Return the report as one HTML page with its charts and plotly.js inlined."""
+def render(
+    investigation: Investigation, *, top: int = DEFAULT_TOP, truth: Truth | None = None
+) -> str:
+    """Return the report as one HTML page with its charts and plotly.js inlined.
+
+    ``truth``, when the incident is a dataset case, is stated under the title.
+    """
     causes = investigation.top(top)
     title = f"Investigation: {investigation.case or 'metrics'}"
     how = "detected" if investigation.onset_detected else "given"
@@ -69,16 +76,23 @@ def render(investigation: Investigation, *, top: int = DEFAULT_TOP) -> str:
     return _PAGE.format(
         title=html.escape(title),
         meta=html.escape(meta),
+        truth=f"<p id=truth>{html.escape(truth_line(truth))}</p>" if truth else "",
         rows=rows,
         chart=_chart(investigation, top),
     )
 
 
-def write(investigation: Investigation, path: str | Path, *, top: int = DEFAULT_TOP) -> Path:
+def write(
+    investigation: Investigation,
+    path: str | Path,
+    *,
+    top: int = DEFAULT_TOP,
+    truth: Truth | None = None,
+) -> Path:
     """Write the report to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(investigation, top=top), encoding="utf-8")
+    path.write_text(render(investigation, top=top, truth=truth), encoding="utf-8")
     return path
 
 
@@ -136,3 +150,9 @@ def _chart(investigation: Investigation, top: int) -> str:
         margin={"l": 60, "r": 20, "t": 40, "b": 40},
     )
     return figure.to_html(full_html=False, include_plotlyjs=True, div_id="indicators")
+
+
+def truth_line(truth: Truth) -> str:
+    """Return the ground truth of a dataset case as one line."""
+    start = f" from {iso(truth.fault_start)}" if truth.fault_start else ""
+    return f"ground truth: {truth.root_cause_service} ({truth.fault_type}){start}"
