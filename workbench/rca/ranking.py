@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-import orjson
 import polars as pl
 
 from workbench import frames
@@ -18,6 +17,8 @@ METHOD_NAME = "mancerops-metrics"
 METHOD_VERSION = "0.1"
 DEFAULT_EVIDENCE_INDICATORS = 3
 _SECOND = 1_000_000_000
+# Joins service and metric into one pivot key; a control character no name contains.
+_KEY_SEPARATOR = "\x1f"
 
 
 class MetricRanker:
@@ -135,7 +136,7 @@ def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], n
     """
     keyed = metrics.select(
         pl.col("timestamp").dt.epoch("ns").alias("t"),
-        pl.struct("service", "metric").struct.json_encode().alias("key"),
+        pl.concat_str("service", "metric", separator=_KEY_SEPARATOR).alias("key"),
         pl.when(pl.col("value").is_finite()).then(pl.col("value")).alias("value"),
     )
     step = _common_step(keyed)
@@ -145,9 +146,9 @@ def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], n
     keys = [c for c in table.columns if c != "t"]
     table = table.with_columns(pl.col(keys).forward_fill().backward_fill())
     present = [k for k in keys if table[k].null_count() == 0]
-    pairs = [orjson.loads(k) for k in present]
-    order = sorted(range(len(pairs)), key=lambda i: (pairs[i]["service"], pairs[i]["metric"]))
-    columns = [(pairs[i]["service"], pairs[i]["metric"]) for i in order]
+    pairs = [tuple(k.split(_KEY_SEPARATOR, 1)) for k in present]
+    order = sorted(range(len(pairs)), key=lambda i: pairs[i])
+    columns = [pairs[i] for i in order]
     values = table.select([present[i] for i in order]).to_numpy().astype(float, copy=False)
     times = table["t"].to_numpy()
     return times, columns, values.reshape(len(times), len(columns))
