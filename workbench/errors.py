@@ -36,3 +36,38 @@ class DatasetNotFound(DatasetError):
 
 class UnknownCase(UsageError):
     """A suite or case name that the catalog does not hold."""
+
+
+class SourceError(WorkbenchError):
+    """A source (Prometheus, Elasticsearch, Jaeger...) failed to give what was asked.
+
+    ``source`` names the kind of source and ``url`` where it was reached, with any
+    credentials removed, so both are safe to print.
+    """
+
+    def __init__(self, message: str, *, source: str, url: str) -> None:
+        super().__init__(message)
+        self.source = source
+        self.url = url
+
+
+class QueryError(SourceError):
+    """The source rejected the query itself (bad syntax, bad parameters, failed evaluation)."""
+
+    exit_code = 2
+
+
+class AuthError(SourceError):
+    """The source refused our credentials, or its TLS certificate is not trusted."""
+
+
+class SourceTimeout(SourceError):
+    """The source did not answer within the timeout."""
+
+
+class SourceUnavailable(SourceError):
+    """The source could not be reached or stopped answering."""
+
+
+class SourceWarning(UserWarning):
+    """A source answered but warned: a partial response, a dropped series, a server note."""

@@ -1,0 +1,35 @@
+"""Sources: the systems a team already runs, pulled into canonical frames.
+
+>>> from workbench import sources
+>>> prom = sources.PrometheusSource("http://127.0.0.1:9090")
+>>> frame = prom.query_range("up", "now-1h", "now", "15s")
+
+Names load on first use, so importing this package pulls in no HTTP client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "PrometheusSource": ("workbench.sources.prometheus", "PrometheusSource"),
+    "plan_chunks": ("workbench.sources.prometheus", "plan_chunks"),
+    "wide_on_grid": ("workbench.sources.prometheus", "wide_on_grid"),
+    "Query": ("workbench.sources.queries", "Query"),
+    "load_queries": ("workbench.sources.queries", "load_queries"),
+    "DEFAULT_QUERIES_FILE": ("workbench.sources.queries", "DEFAULT_QUERIES_FILE"),
+    "parse_time": ("workbench.sources.times", "parse_time"),
+    "parse_duration": ("workbench.sources.times", "parse_duration"),
+    "write_openmetrics": ("workbench.sources.openmetrics", "write_openmetrics"),
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'workbench.sources' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module_name), attribute)
