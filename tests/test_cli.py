@@ -58,9 +58,13 @@ def test_unknown_suite_says_which_exist():
 
 
 def test_missing_dataset_names_places_and_fetch_command(tmp_path):
-    env = {"MANCEROPS_DATASETS": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {
+        "MANCEROPS_DATASETS": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "MANCEROPS_OFFLINE": "1",
+    }
     run = mancerops("investigate", "--dataset", "rcd-sockshop/carts-cpu/1", env=env)
-    assert run.returncode == 2
+    assert run.returncode == 1  # the input was right; the run could not get its data
     assert str(tmp_path / "rcd") in run.stderr
     assert "mancerops datasets fetch rcd-sockshop" in run.stderr
 
@@ -110,3 +114,21 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: boom" in err and "--debug" in err
     assert "Traceback" not in err
+
+
+def test_version_alone_prints_the_version():
+    from workbench import __version__
+
+    run = mancerops("--version")
+    assert run.returncode == 0 and run.stdout.strip() == __version__
+
+
+def test_top_must_be_positive():
+    run = mancerops("investigate", "--dataset", "rcd-sockshop/carts-cpu/1", "--top", "0")
+    assert run.returncode == 2 and "--top" in run.stderr
+
+
+def test_a_case_without_metrics_says_so():
+    run = mancerops("investigate", "--dataset", "loghub-2k/HDFS")
+    assert run.returncode == 2
+    assert "loghub-2k/HDFS has no metrics" in run.stderr

@@ -125,3 +125,18 @@ def test_epoch_nanosecond_strings_stay_exact_bl38():
 def test_epoch_seconds_are_scaled():
     out = pl.select(frames.epoch_expr(pl.lit(1652812675), "s")).item()
     assert out == datetime(2022, 5, 17, 18, 37, 55, tzinfo=UTC)
+
+
+def test_labels_may_be_a_struct_or_json_text():
+    base = {
+        "timestamp": [datetime(2024, 1, 1, tzinfo=UTC)],
+        "service": ["a"],
+        "metric": ["up"],
+        "value": [1.0],
+    }
+    as_struct = pl.DataFrame({**base, "labels": [{"job": "api", "instance": "h:9"}]})
+    assert isinstance(frames.validate(as_struct, frames.METRICS).schema["labels"], pl.Struct)
+    as_text = pl.DataFrame({**base, "labels": ['{"job": "api"}']})
+    assert frames.validate(as_text, frames.METRICS).schema["labels"] == pl.String
+    with pytest.raises(SchemaError, match="'labels' has type Int64"):
+        frames.validate(pl.DataFrame({**base, "labels": [3]}), frames.METRICS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,15 +28,28 @@ app.add_typer(datasets_app, name="datasets")
 _state = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 @app.command()
@@ -48,7 +62,7 @@ def investigate(
         str | None,
         typer.Option(help="When the incident started (ISO-8601, UTC); detected when omitted."),
     ] = None,
-    top: Annotated[int, typer.Option(help="How many causes to show.")] = 5,
+    top: Annotated[int, typer.Option(help="How many causes to show.", min=1)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report to this file.")
@@ -194,6 +208,11 @@ def _print_eval(result: dict) -> None:
     console.print(table)
     seconds = result["seconds_per_case"]
     console.print(f"seconds per case: median {seconds['median']:.4f}, max {seconds['max']:.4f}")
+    failed = [row for row in result["per_case"] if "error" in row]
+    if failed:
+        console.print(f"{len(failed)} case(s) could not be ranked and count as misses:")
+        for row in failed:
+            console.print(f"  {row['case']}: {row['error']}", markup=False)
 
 
 def _progress_printer():

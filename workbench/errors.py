@@ -31,7 +31,9 @@ class DatasetError(WorkbenchError):
 
 
 class DatasetNotFound(DatasetError):
-    """A dataset is in none of the places it is looked for."""
+    """A dataset is in none of the places it is looked for and could not be downloaded."""
+
+    exit_code = 1
 
 
 class UnknownCase(UsageError):

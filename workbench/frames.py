@@ -39,6 +39,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("metric", pl.String, True),
         Column("value", pl.Float64, True),
         Column("series", pl.String, False),
+        Column("labels", pl.String, False),
     ),
     LOGS: (
         Column("timestamp", UTC_NS, True),
@@ -87,6 +88,9 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("memory_bytes", pl.Int64, False),
     ),
 }
+
+# Columns that may hold a struct or its JSON text (DESIGN.md: "struct or JSON str").
+_STRUCT_OR_JSON = ("labels",)
 
 # Columns whose values are normalised to lower case on the way in.
 _LOWER_CASE = {
@@ -204,6 +208,8 @@ def _has_named_index(df: Any) -> bool:
 def _coerce(frame: pl.DataFrame, kind: str, column: Column) -> pl.Expr:
     actual = frame.schema[column.name]
     expr = pl.col(column.name)
+    if column.name in _STRUCT_OR_JSON and isinstance(actual, pl.Struct):
+        return expr
     target = column.dtype
     if actual == target:
         return expr

@@ -22,6 +22,7 @@ def nowhere(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MANCEROPS_DATASETS", str(tmp_path / "mirror"))
     cache = tmp_path / "cache"
     monkeypatch.setattr(_locate.platformdirs, "user_cache_dir", lambda app: str(cache / app))
+    monkeypatch.setenv("MANCEROPS_OFFLINE", "1")
     return cache / "mancerops" / "datasets"
 
 
@@ -50,7 +51,39 @@ def test_missing_dataset_names_every_place_and_the_fetch_command(nowhere, tmp_pa
     assert str(tmp_path / "mirror" / "nab") in message
     assert str(nowhere / "nab") in message
     assert "mancerops datasets fetch nab" in message
+    assert "not downloaded because $MANCEROPS_OFFLINE is set" in message
     assert datasets.list_suites()[0].location is None
+
+
+def test_a_missing_suite_is_downloaded_on_first_use(nowhere, monkeypatch, mirror, archive_server):
+    url, www = archive_server
+    wanted = ["sock-shop-data/carts-cpu/1/normal.csv", "sock-shop-data/carts-cpu/1/anomalous.csv"]
+    full = datasets.read_manifest("rcd-sockshop")
+    (www / "rcd.tar.gz").write_bytes(
+        _archive({n: (mirror / "rcd" / n).read_bytes() for n in wanted})
+    )
+    manifest = dataclasses.replace(
+        full, archive_url=f"{url}/rcd.tar.gz", files={n: full.files[n] for n in wanted}
+    )
+    monkeypatch.setattr(_download, "read_manifest", lambda suite: manifest)
+    monkeypatch.delenv("MANCEROPS_OFFLINE")
+    case = datasets.load("rcd-sockshop/carts-cpu/1")
+    assert case.truth.root_cause_service == "carts"
+    assert (nowhere / "rcd" / wanted[0]).is_file()
+
+
+def test_a_failed_download_says_where_it_looked_and_why(nowhere, monkeypatch, tmp_path):
+    manifest = dataclasses.replace(
+        datasets.read_manifest("nab"), archive_url="http://127.0.0.1:9/nab.tar.gz"
+    )
+    monkeypatch.setattr(_download, "read_manifest", lambda suite: manifest)
+    monkeypatch.delenv("MANCEROPS_OFFLINE")
+    with pytest.raises(DatasetNotFound) as info:
+        datasets.path("nab")
+    message = str(info.value)
+    assert str(tmp_path / "mirror" / "nab") in message
+    assert "the download failed: cannot download nab from http://127.0.0.1:9/nab.tar.gz" in message
+    assert "mancerops datasets fetch nab" in message
 
 
 def test_cache_is_used_when_the_mirror_lacks_the_suite(nowhere):

@@ -23,6 +23,7 @@ def test_flat_baseline_uses_the_relative_floor():
 def test_all_zero_baseline_does_not_divide_by_zero():
     scorer = RobustDeviation().fit(np.zeros((30, 1)))
     assert np.isfinite(scorer.score(np.ones((5, 1)))).all()
+    assert scorer.score(np.zeros((5, 1)))[0] == 0.0
 
 
 def test_a_single_spike_is_not_a_shift():
@@ -43,5 +44,12 @@ def test_one_sample_is_never_enough_in_a_short_window():
     baseline = np.zeros((10, 1))
     observed = np.array([[0.0], [0.0], [7.0], [0.0], [0.0]])
     assert RobustDeviation().fit(baseline).score(observed)[0] == 0.0
-    observed[3, 0] = 7.0  # two samples are a shift
-    assert RobustDeviation().fit(baseline).score(observed)[0] > 1e6
+    observed[3, 0] = 7.0  # two samples are a shift: leaving zero scores 1 / relative floor
+    assert RobustDeviation().fit(baseline).score(observed)[0] == pytest.approx(100.0)
+
+
+def test_leaving_an_all_zero_baseline_scores_one_over_the_relative_floor():
+    # flat at 0, then 5 for good: the spread floor is 1 % of the new level, so 5 / 0.05
+    scorer = RobustDeviation(relative_floor=0.01).fit(np.zeros((20, 1)))
+    assert scorer.score(np.full((10, 1), 5.0))[0] == pytest.approx(100.0)
+    assert scorer.score(np.full((10, 1), -5.0))[0] == pytest.approx(-100.0)

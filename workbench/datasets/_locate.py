@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -11,6 +12,7 @@ from workbench.datasets._manifest import read_manifest
 from workbench.errors import DatasetNotFound
 
 ENV_VAR = "MANCEROPS_DATASETS"
+OFFLINE_VAR = "MANCEROPS_OFFLINE"
 APP_NAME = "mancerops"
 
 
@@ -36,14 +38,29 @@ def locate(suite: str) -> Path | None:
 
 
 def path(suite: str) -> Path:
-    """Return the folder of ``suite``; raise :class:`DatasetNotFound` naming every place looked."""
+    """Return the folder of ``suite``, downloading it into the cache when it is nowhere.
+
+    Looks in ``$MANCEROPS_DATASETS``, then the user cache, then fetches the pinned
+    upstream archive (not when ``$MANCEROPS_OFFLINE`` is set). Raises
+    :class:`DatasetNotFound` naming every place looked and why the download failed.
+    """
     found = locate(suite)
     if found is not None:
         return found
     places = candidates(suite)
     env_note = "" if os.environ.get(ENV_VAR) else f" (${ENV_VAR} is not set)"
+    looked = f"dataset {suite} not found; looked in {', '.join(str(p) for p in places)}{env_note}"
+    if os.environ.get(OFFLINE_VAR):
+        download = f"; not downloaded because ${OFFLINE_VAR} is set"
+    else:
+        from workbench.datasets._download import fetch
+        from workbench.errors import DatasetError
+
+        try:
+            return fetch(suite, progress=sys.stderr.isatty())
+        except DatasetError as error:
+            download = f"; the download failed: {error}"
     raise DatasetNotFound(
-        f"dataset {suite} not found; looked in {', '.join(str(p) for p in places)}{env_note}. "
-        f"Download it with `mancerops datasets fetch {suite}`, or set {ENV_VAR} to a "
-        "folder holding a mirror of it."
+        f"{looked}{download}. Fetch it with `mancerops datasets fetch {suite}`, or set "
+        f"{ENV_VAR} to a folder holding a mirror of it."
     )

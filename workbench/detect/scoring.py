@@ -64,7 +64,15 @@ class RobustDeviation(DeviationScorer):
 
     def score(self, observed: np.ndarray) -> np.ndarray:
         observed = np.asarray(observed, dtype=float)
-        magnitude = _sustained(np.abs(observed - self.center_), self.quantile) / self.scale_
+        shift = _sustained(np.abs(observed - self.center_), self.quantile)
+        # A baseline flat at exactly zero has no spread and no level to take a floor
+        # from: measure against the new level instead, so leaving zero scores like a
+        # change of 1 / relative_floor (100 by default), not like a division by zero.
+        from_zero = (self.scale_ <= _ABSOLUTE_FLOOR) & (self.center_ == 0)
+        scale = np.where(
+            from_zero, np.maximum(self.relative_floor * shift, self.scale_), self.scale_
+        )
+        magnitude = shift / scale
         direction = np.sign(np.nanmedian(observed - self.center_, axis=0))
         direction[direction == 0] = 1.0
         return magnitude * direction

@@ -64,6 +64,11 @@ class MetricRanker:
     ) -> Investigation:
         """Return the investigation of ``metrics``: onset, ranked causes and signals."""
         metrics = frames.validate(metrics, frames.METRICS)
+        if metrics.is_empty():
+            raise UsageError(
+                f"{case or 'the input'} has no metrics; the ranking works on metrics "
+                "(logs and traces alone are not ranked yet). Give a case or frame with metrics."
+            )
         times, columns, X = _matrix(metrics)
         n = len(times)
         guard = segment_guard(n, self.min_segment)
@@ -80,7 +85,7 @@ class MetricRanker:
             before, after = split, n - split
             if min(before, after) < guard:
                 raise UsageError(
-                    f"the onset {onset.isoformat()} leaves {before} samples before it and "
+                    f"the onset {iso(onset)} leaves {before} samples before it and "
                     f"{after} after; at least {guard} are needed on each side. "
                     "Widen the time range or move the onset."
                 )

@@ -155,4 +155,5 @@ def _chart(investigation: Investigation, top: int) -> str:
 def truth_line(truth: Truth) -> str:
     """Return the ground truth of a dataset case as one line."""
     start = f" from {iso(truth.fault_start)}" if truth.fault_start else ""
-    return f"ground truth: {truth.root_cause_service} ({truth.fault_type}){start}"
+    culprit = f"{truth.root_cause_service} " if truth.root_cause_service else ""
+    return f"ground truth: {culprit}({truth.fault_type}){start}"
