@@ -1,6 +1,10 @@
 import os
+import ssl
+import subprocess
 from pathlib import Path
 
+import bcrypt
+import httpx
 import pytest
 
 # The mirror beside the checkout, as the Makefile exports it, for runs of plain pytest.
@@ -9,14 +13,15 @@ if "MANCEROPS_DATASETS" not in os.environ and _MIRROR.is_dir():
     os.environ["MANCEROPS_DATASETS"] = str(_MIRROR)
 
 import promdata  # noqa: E402
-from servers import PrometheusServer, backfill  # noqa: E402
+from promdata import PASSWORD, USER  # noqa: E402
+from servers import PrometheusServer, backfill, tool  # noqa: E402
 
 
-def start_prometheus(root: Path) -> PrometheusServer:
-    """Backfill the test history into a fresh TSDB under ``root`` and start Prometheus on it."""
+def start_prometheus(root: Path, only: str = "*") -> PrometheusServer:
+    """Backfill the test history (files matching ``only``) into a fresh TSDB and start on it."""
     server = PrometheusServer(root)
     history = promdata.write_history(root / "history")
-    for file in sorted(history.glob("*.om")):
+    for file in sorted(history.glob(f"{only}.om")):
         backfill(file, root / "data")
     return server.start()
 
@@ -27,3 +32,56 @@ def prometheus(tmp_path_factory):
     server = start_prometheus(tmp_path_factory.mktemp("prometheus"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def doomed_prometheus(tmp_path):
+    """A Prometheus of its own (synthetic series only) for a test that stops it."""
+    server = start_prometheus(tmp_path, only="synth")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_prometheus(tmp_path_factory):
+    """A Prometheus behind real TLS and basic auth (``--web.config.file``), empty TSDB."""
+    root = tmp_path_factory.mktemp("prometheus-tls")
+    make_certificate(root)
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    web = root / "web.yml"
+    web.write_text(
+        "tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n"
+        f"basic_auth_users: {{{USER}: '{hashed}'}}\n"
+    )
+    server = PrometheusServer(root, web_config=web)
+    ca = ssl.create_default_context(cafile=str(root / "tls.crt"))
+
+    def ready(url):
+        try:
+            answer = httpx.get(
+                f"{url}/-/ready", auth=(USER, PASSWORD), verify=ca, timeout=1, trust_env=False
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
+
+    server.start(ready=ready)
+    server.ca = root / "tls.crt"
+    yield server
+    server.stop()
+
+
+def make_certificate(root: Path) -> None:
+    """Write a self-signed certificate for localhost and 127.0.0.1 (tls.crt, tls.key)."""
+    run = subprocess.run(
+        [
+            tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", str(root / "tls.key"), "-out", str(root / "tls.crt"), "-days", "3650",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if run.returncode != 0:
+        pytest.fail(
+            f"openssl could not make a test certificate: {run.stderr[-1000:]}", pytrace=False
+        )

@@ -26,6 +26,10 @@ SYNTH_SPAN_S = 57_600
 SYNTH_SCRAPE_S = 15
 SYNTH_OFFSETS = {"a": 0.0, "b": 1000.0}
 
+# Basic auth of the TLS server; the tests check that the password never shows.
+USER = "admin"
+PASSWORD = "correct-horse-9d2f"
+
 # Special values, one per minute from SYNTH_T0.
 SPECIAL_VALUES = [1.0, math.nan, math.inf, -math.inf, 2.0]
 
