@@ -26,6 +26,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(datasets_app, name="datasets")
 
 _state = {"debug": False}
+_PROM = "Prometheus"
 
 
 def _print_version(value: bool) -> None:
@@ -67,16 +68,81 @@ def investigate(
     report: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report to this file.")
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            help="Pull the indicators from this Prometheus (base URL).", rich_help_panel=_PROM
+        ),
+    ] = None,
+    start: Annotated[
+        str,
+        typer.Option(help="Range start: ISO-8601, epoch s or now-1h.", rich_help_panel=_PROM),
+    ] = "now-1h",
+    end: Annotated[
+        str, typer.Option(help="Range end: ISO-8601, epoch s or now.", rich_help_panel=_PROM)
+    ] = "now",
+    step: Annotated[
+        str | None,
+        typer.Option(
+            help="Query step, e.g. 15s (default: about 1,000 points).", rich_help_panel=_PROM
+        ),
+    ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file of indicator queries (default: the RED/USE set).", rich_help_panel=_PROM
+        ),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Basic-auth user name.", rich_help_panel=_PROM)
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding the password.", rich_help_panel=_PROM),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding a bearer token.", rich_help_panel=_PROM),
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="CA certificate(s) to trust (PEM).", rich_help_panel=_PROM)
+    ] = None,
+    client_cert: Annotated[
+        Path | None, typer.Option(help="TLS client certificate (PEM).", rich_help_panel=_PROM)
+    ] = None,
+    client_key: Annotated[
+        Path | None, typer.Option(help="TLS client key (PEM).", rich_help_panel=_PROM)
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each request.", rich_help_panel=_PROM)
+    ] = 30.0,
 ) -> None:
     """Rank the services most likely to be the root cause of an incident, with evidence."""
     from workbench import datasets
     from workbench.rca import investigate as run
 
-    if dataset is None:
+    if (dataset is None) == (prometheus is None):
         raise UsageError(
-            "say what to investigate: --dataset SUITE/CASE (see `mancerops datasets list`)"
+            "say what to investigate: --dataset SUITE/CASE (see `mancerops datasets list`) "
+            "or --prometheus URL --start T --end T"
         )
-    case = datasets.load(dataset)
+    if prometheus is not None:
+        case = _pull_prometheus(
+            prometheus,
+            start=start,
+            end=end,
+            step=step,
+            queries=queries,
+            username=user,
+            password=_secret(password_env),
+            bearer_token=_secret(token_env),
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+            client_key=client_key,
+            timeout=timeout,
+        )
+    else:
+        case = datasets.load(dataset)
     result = run(case, onset=onset)
     if report is not None:
         from workbench.report import write
@@ -121,6 +187,21 @@ def eval_rca(
     _print_eval(result)
 
 
+@eval_app.command("logparse")
+def eval_logparse(
+    suite: Annotated[str, typer.Option(help="Log parsing suite: loghub-2k.")] = "loghub-2k",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score template mining per system: grouping and parsing accuracy, lines per second."""
+    from workbench.eval.logparse import evaluate_logparse, format_table
+
+    result = evaluate_logparse(suite)
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(format_table(result))
+
+
 @datasets_app.command("list")
 def datasets_list() -> None:
     """List the catalog's suites, their upstream and where each resolves."""
@@ -149,6 +230,30 @@ def datasets_fetch(name: Annotated[str, typer.Argument(help="Suite name.")]) -> 
     from workbench import datasets
 
     typer.echo(str(datasets.fetch(name, progress=sys.stderr.isatty())))
+
+
+def _pull_prometheus(url: str, **options):
+    import warnings
+
+    from workbench.errors import SourceWarning
+    from workbench.sources import pull_case
+
+    with warnings.catch_warnings():
+        # The source logs its warnings; the Python warning would repeat them.
+        warnings.simplefilter("ignore", SourceWarning)
+        return pull_case(url, **options)
+
+
+def _secret(variable: str | None) -> str | None:
+    """Return the value of the environment variable named ``variable`` (never echoed)."""
+    import os
+
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise UsageError(f"environment variable {variable} is not set (or empty)")
+    return value
 
 
 def _print_json(payload: dict) -> None:

@@ -182,3 +182,23 @@ def test_chunks_cover_the_step_grid_once_and_respect_the_point_limit():
     # exactly 11,000 points fit one request; 11,001 need two
     assert len(plan_chunks(0, 10_999_000, 1_000, 11_000)) == 1
     assert len(plan_chunks(0, 11_000_000, 1_000, 11_000)) == 2
+
+
+def test_batched_parsing_equals_one_pass(monkeypatch):
+    import workbench.sources._prometheus_json as promjson
+
+    result = [
+        {
+            "metric": {"__name__": "x", "i": str(i)},
+            "values": [[1700000000 + 15 * j, f"{j}.5"] for j in range(i)],
+        }
+        for i in range(12)
+    ]  # series 0 has no samples
+    body = orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
+    whole = parse_body(body)
+    monkeypatch.setattr(promjson, "BATCH_BYTES", 40)  # a few series per batch
+    batched = parse_body(body)
+    assert batched.lengths.tolist() == whole.lengths.tolist() == list(range(12))
+    np.testing.assert_array_equal(batched.values, whole.values)
+    np.testing.assert_array_equal(batched.timestamps_ms, whole.timestamps_ms)
+    assert whole.values[:3].tolist() == [0.5, 0.5, 1.5]  # series 1: [0.5]; series 2: [0.5, 1.5]

@@ -14,6 +14,7 @@ from typing import Any
 
 _LAZY = {
     "PrometheusSource": ("workbench.sources.prometheus", "PrometheusSource"),
+    "pull_case": ("workbench.sources.prometheus", "pull_case"),
     "plan_chunks": ("workbench.sources.prometheus", "plan_chunks"),
     "wide_on_grid": ("workbench.sources.prometheus", "wide_on_grid"),
     "Query": ("workbench.sources.queries", "Query"),

@@ -32,6 +32,7 @@ STRING = "string"
 
 _VALUES_KEY = b'"values":['
 _PAIR_CHARACTERS = b'[]"'
+BATCH_BYTES = 4_000_000  # sample text parsed per vectorised pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,31 +164,65 @@ def _parse_matrix_fast(body: bytes) -> Parsed | None:
         or any(series.get("values") != [] for series in data["result"])
     ):
         return None
-    texts = [
-        body[start:end].translate(None, _PAIR_CHARACTERS).decode("ascii")
-        for start, end in spans
-        if end > start
-    ]
-    nonempty = np.array([end > start for start, end in spans], dtype=bool)
+    lengths = np.zeros(len(spans), dtype=np.int64)
+    timestamps, values = [], []
     try:
-        numbers = pl.Series("pairs", texts, dtype=pl.String).str.split(",")
-        del texts
-        counts = numbers.list.len().to_numpy()
-        if (counts % 2).any():
-            return None
-        flat = numbers.explode().cast(pl.Float64, strict=True).to_numpy()
+        for batch in _batches(spans):
+            pairs = _numbers(body, batch)
+            if pairs is None:
+                return None
+            counts, flat = pairs
+            lengths[batch[0][0] : batch[-1][0] + 1] = counts
+            timestamps.append(np.rint(flat[0::2] * 1000.0).astype(np.int64))
+            values.append(np.ascontiguousarray(flat[1::2]))
     except (pl.exceptions.PolarsError, UnicodeDecodeError):
         return None
-    lengths = np.zeros(len(spans), dtype=np.int64)
-    lengths[nonempty] = counts // 2
     return Parsed(
         MATRIX,
         tuple(series.get("metric", {}) for series in data["result"]),
         lengths,
-        np.rint(flat[0::2] * 1000.0).astype(np.int64),
-        np.ascontiguousarray(flat[1::2]),
+        np.concatenate(timestamps) if timestamps else np.empty(0, dtype=np.int64),
+        np.concatenate(values) if values else np.empty(0, dtype=np.float64),
         *_notes(payload),
     )
+
+
+def _batches(spans: list[tuple[int, int]]) -> Iterable[list[tuple[int, int]]]:
+    """Yield runs of consecutive series (as span indices) of about BATCH_BYTES of pairs.
+
+    Parsing in batches bounds the intermediate string columns to a few MB whatever the
+    size of the answer; the loop runs once per batch, not per sample.
+    """
+    batch: list[int] = []
+    size = 0
+    for index, (start, end) in enumerate(spans):
+        batch.append(index)
+        size += end - start
+        if size >= BATCH_BYTES:
+            yield [(i, *spans[i]) for i in batch]
+            batch, size = [], 0
+    if batch:
+        yield [(i, *spans[i]) for i in batch]
+
+
+def _numbers(
+    body: bytes, batch: list[tuple[int, int, int]]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return (pairs per series, flat ts/value floats) of a batch, or None if malformed."""
+    texts = [
+        body[start:end].translate(None, _PAIR_CHARACTERS).decode("ascii")
+        for _, start, end in batch
+        if end > start
+    ]
+    numbers = pl.Series("pairs", texts, dtype=pl.String).str.split(",")
+    del texts
+    counts = numbers.list.len().to_numpy()
+    if (counts % 2).any():
+        return None
+    flat = numbers.explode().cast(pl.Float64, strict=True).to_numpy()
+    per_series = np.zeros(len(batch), dtype=np.int64)
+    per_series[[end > start for _, start, end in batch]] = counts // 2
+    return per_series, flat
 
 
 def _notes(payload: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
