@@ -11,7 +11,7 @@ ifeq ($(origin MANCEROPS_DATASETS), undefined)
   endif
 endif
 
-.PHONY: demo test lint bench servers clean
+.PHONY: demo test lint bench bench-prometheus servers clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
@@ -38,6 +38,11 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 bench: $(BIN)/.bench-installed
 	@mkdir -p reports
 	$(BIN)/python benchmarks/bench_rca.py --out reports/bench_rca.json
+
+# PrometheusSource vs prometheus-api-client on 2 million samples in a real Prometheus.
+bench-prometheus: $(BIN)/.bench-installed
+	@mkdir -p reports
+	$(BIN)/python benchmarks/bench_prometheus.py --out reports/bench_prometheus.json
 
 # Debian's prometheus for the source tests (root or sudo; no daemon is started).
 servers:
