@@ -9,6 +9,7 @@
 from workbench.logs.headers import LOGHUB_FORMATS, TRAIN_TICKET_FORMAT, LogFormat
 from workbench.logs.masking import DEFAULT_MASKS, WILDCARD, MaskRule
 from workbench.logs.miner import DEFAULT_WORD_THRESHOLD, TemplateMiner
+from workbench.logs.signals import log_signals
 
 __all__ = [
     "DEFAULT_MASKS",
@@ -19,4 +20,5 @@ __all__ = [
     "LogFormat",
     "MaskRule",
     "TemplateMiner",
+    "log_signals",
 ]
