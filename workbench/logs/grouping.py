@@ -36,6 +36,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+import polars as pl
+
 from workbench.logs.masking import WILDCARD
 
 _ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -120,7 +122,7 @@ def _is_run(tokens: Sequence[str], starts: Sequence[int], position: int) -> bool
     return _is_placeholder(tokens[starts[position]])
 
 
-def _variable_token(values: Counter[str]) -> str:
+def _variable_token(values: Sequence[str]) -> str:
     """Return ``<*>`` with the punctuation-delimited prefix and suffix all values share."""
     listed = list(values)
     prefix = _cut_at_punctuation(_common_prefix(listed))
@@ -158,50 +160,95 @@ def group(
     ``lines`` are skeletons (see :func:`skeleton`), ``weights`` how often each occurred.
     A line's own template has ``<*>`` where its group varies; lines whose group
     templates are equal belong to one group (several own forms may fold into one).
+
+    Columnar: one row per token of every line, so counting and deciding run in polars;
+    Python only computes the text of the variable columns and the merge of templates.
     """
-    frequency: Counter[tuple[int, str]] = Counter()
-    for tokens, weight in zip(lines, weights, strict=True):
-        for position, token in enumerate(tokens):
-            frequency[(position, token)] += weight
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    anchors: list[tuple[int, list[int]]] = []
-    for index, tokens in enumerate(lines):
-        counts = [frequency[(position, token)] for position, token in enumerate(tokens)]
-        tally = Counter(counts)
-        # The frequency most tokens share; on a tie the rarer one, the more specific.
-        anchor = max(tally.items(), key=lambda item: (item[1], -item[0]))[0] if tally else 0
-        key = (len(tokens), tuple((p, t) for p, t in enumerate(tokens) if counts[p] == anchor))
-        groups[key].append(index)
-        anchors.append((anchor, counts))
+    if not lines:
+        return [], []
+    # Tokens as integer ids: every join and group below then hashes integers, not text.
+    vocabulary: dict[str, int] = {}
+    ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in tokens] for tokens in lines]
+    words = list(vocabulary)
+    frame = pl.DataFrame(
+        {"line": range(len(lines)), "weight": weights, "token": ids},
+        schema={"line": pl.Int64, "weight": pl.Int64, "token": pl.List(pl.Int64)},
+    )
+    tokens = frame.with_columns(
+        pl.int_ranges(pl.col("token").list.len(), dtype=pl.Int64).alias("pos")
+    ).explode("token", "pos", keep_nulls=False)
+    # How often each token stands at its position, over all lines.
+    tokens = tokens.with_columns(pl.col("weight").sum().over("pos", "token").alias("freq"))
+    # The anchor: the frequency most of a line's tokens share; on a tie the rarer one,
+    # the more specific.
+    anchors = (
+        tokens.group_by("line", "freq")
+        .agg(pl.len().alias("shared"))
+        .sort(["line", "shared", "freq"], descending=[False, True, False])
+        .unique("line", keep="first")
+        .select("line", pl.col("freq").alias("anchor"))
+    )
+    tokens = tokens.join(anchors, on="line")
+    # A group: lines of one width whose anchor tokens (with positions) are the same.
+    keys = (
+        tokens.filter(pl.col("freq") == pl.col("anchor"))
+        .sort("line", "pos")
+        .group_by("line", maintain_order=True)
+        .agg(pl.col("pos").alias("anchor_pos"), pl.col("token").alias("anchor_token"))
+        .join(frame.select("line", pl.col("token").list.len().alias("width")), on="line")
+    )
+    keys = keys.join(
+        keys.select("width", "anchor_pos", "anchor_token")
+        .unique(maintain_order=True)
+        .with_row_index("group"),
+        on=["width", "anchor_pos", "anchor_token"],
+    ).select("line", "group")
+    tokens = tokens.join(keys, on="line")
+    columns = (
+        tokens.group_by("group", "pos", "token")
+        .agg(pl.col("weight").sum())
+        .group_by("group", "pos")
+        .agg(pl.len().alias("distinct"), pl.col("weight").max().alias("most"), pl.col("token"))
+        .filter(pl.col("distinct") > 1)
+    )
+    # Only columns with more than one value can be variable; a column the whole group
+    # agrees on keeps its token, whatever its frequency. A column of values (digits or
+    # masked parts) is variable from two values on, a column of words from
+    # `word_threshold`, and any column whose every value was seen once.
+    values = [[words[i] for i in column] for column in columns["token"].to_list()]
+    thresholds = [
+        2 if all(WILDCARD in v or _DIGIT.search(v) for v in column) else word_threshold
+        for column in values
+    ]
+    variables = [_variable_token(column) for column in values]
+    first_new = len(words)
+    words.extend(variables)
+    varying = columns.select(
+        "group",
+        "pos",
+        (
+            (pl.col("distinct") >= pl.Series(thresholds, dtype=pl.Int64)) | (pl.col("most") == 1)
+        ).alias("below"),
+        pl.int_range(first_new, first_new + columns.height, dtype=pl.Int64).alias("variable"),
+    )
+    # Above the anchor's frequency a token is shared with other statements and kept only
+    # when the group agrees on it (it does not, in a varying column); below it, the
+    # column's values decide; at the anchor's frequency it is the anchor.
+    is_variable = pl.col("variable").is_not_null() & (
+        (pl.col("freq") > pl.col("anchor"))
+        | ((pl.col("freq") < pl.col("anchor")) & pl.col("below"))
+    )
+    decided = (
+        tokens.join(varying, on=["group", "pos"], how="left")
+        .sort("line", "pos")
+        .group_by("line", maintain_order=True)
+        .agg(
+            pl.when(is_variable).then(pl.col("variable")).otherwise(pl.col("token")).alias("token")
+        )
+    )
     templates: list[Tokens] = [()] * len(lines)
-    for (width, _), members in groups.items():
-        values: list[Counter[str]] = [Counter() for _ in range(width)]
-        for index in members:
-            for position, token in enumerate(lines[index]):
-                values[position][token] += weights[index]
-        # Only columns with more than one value can be variable; a column the whole group
-        # agrees on keeps its token, whatever its frequency.
-        varying = []
-        for position, column in enumerate(values):
-            if len(column) < 2:
-                continue
-            valued = all(WILDCARD in v or _DIGIT.search(v) for v in column)
-            below = len(column) >= (2 if valued else word_threshold) or max(column.values()) == 1
-            varying.append((position, below, _variable_token(column)))
-        for index in members:
-            if not varying:
-                templates[index] = lines[index]
-                continue
-            anchor, counts = anchors[index]
-            template = list(lines[index])
-            for position, below, variable in varying:
-                # Above the anchor's frequency a token is shared with other statements and
-                # kept only when the group agrees on it (it does not, here); below it, the
-                # column's values decide; at the anchor's frequency it is the anchor.
-                count = counts[position]
-                if count > anchor or (count < anchor and below):
-                    template[position] = variable
-            templates[index] = tuple(template)
+    for line, template in zip(decided["line"].to_list(), decided["token"].to_list(), strict=True):
+        templates[line] = tuple(words[i] for i in template)
     return templates, _merge(templates, weights)
 
 
@@ -218,8 +265,11 @@ def _one_more(longer: Tokens, shorter: Tokens) -> bool:
 
 def _merge(templates: list[Tokens], weights: Sequence[int]) -> list[Tokens]:
     """Return the templates with near-equal ones folded into the most frequent form."""
-    keyed: dict[Tokens, Counter[Tokens]] = defaultdict(Counter)
+    forms_seen: Counter[Tokens] = Counter()
     for template, weight in zip(templates, weights, strict=True):
+        forms_seen[template] += weight
+    keyed: dict[Tokens, Counter[Tokens]] = defaultdict(Counter)
+    for template, weight in forms_seen.items():
         keyed[tuple(t for t in template if t != WILDCARD)][template] += weight
     sizes = {key: sum(forms.values()) for key, forms in keyed.items()}
     by_length: dict[int, list[Tokens]] = defaultdict(list)
