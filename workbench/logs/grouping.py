@@ -122,12 +122,17 @@ def _is_run(tokens: Sequence[str], starts: Sequence[int], position: int) -> bool
     return _is_placeholder(tokens[starts[position]])
 
 
-def _variable_token(values: Sequence[str]) -> str:
-    """Return ``<*>`` with the punctuation-delimited prefix and suffix all values share."""
-    listed = list(values)
-    prefix = _cut_at_punctuation(_common_prefix(listed))
-    suffix = _cut_at_punctuation(_common_prefix([v[::-1] for v in listed]))[::-1]
-    if len(prefix) + len(suffix) > min(len(v) for v in listed):
+def _variable_token(
+    low: str, high: str, low_reversed: str, high_reversed: str, shortest: int
+) -> str:
+    """Return ``<*>`` with the punctuation-delimited prefix and suffix all values share.
+
+    Takes the smallest and largest value (their common prefix is every value's), the
+    same of the reversed values, and the length of the shortest value.
+    """
+    prefix = _cut_at_punctuation(_common_prefix([low, high]))
+    suffix = _cut_at_punctuation(_common_prefix([low_reversed, high_reversed]))[::-1]
+    if len(prefix) + len(suffix) > shortest:
         suffix = ""
     token = prefix + WILDCARD + suffix
     while WILDCARD + WILDCARD in token:
@@ -204,31 +209,46 @@ def group(
         on=["width", "anchor_pos", "anchor_token"],
     ).select("line", "group")
     tokens = tokens.join(keys, on="line")
+    vocabulary_frame = pl.DataFrame(
+        {"token": range(len(words)), "word": words},
+        schema={"token": pl.Int64, "word": pl.String},
+    )
+    word = pl.col("word")
     columns = (
         tokens.group_by("group", "pos", "token")
         .agg(pl.col("weight").sum())
+        .join(vocabulary_frame, on="token")
         .group_by("group", "pos")
-        .agg(pl.len().alias("distinct"), pl.col("weight").max().alias("most"), pl.col("token"))
+        .agg(
+            pl.len().alias("distinct"),
+            pl.col("weight").max().alias("most"),
+            word.str.contains(r"\d|<\*>").all().alias("valued"),
+            word.min().alias("low"),
+            word.max().alias("high"),
+            word.str.reverse().min().alias("low_reversed"),
+            word.str.reverse().max().alias("high_reversed"),
+            word.str.len_chars().min().alias("shortest"),
+        )
         .filter(pl.col("distinct") > 1)
     )
     # Only columns with more than one value can be variable; a column the whole group
     # agrees on keeps its token, whatever its frequency. A column of values (digits or
     # masked parts) is variable from two values on, a column of words from
     # `word_threshold`, and any column whose every value was seen once.
-    values = [[words[i] for i in column] for column in columns["token"].to_list()]
-    thresholds = [
-        2 if all(WILDCARD in v or _DIGIT.search(v) for v in column) else word_threshold
-        for column in values
+    thresholds = pl.when(pl.col("valued")).then(2).otherwise(word_threshold)
+    # The common prefix of all values is that of the smallest and the largest.
+    variables = [
+        _variable_token(*bounds)
+        for bounds in columns.select(
+            "low", "high", "low_reversed", "high_reversed", "shortest"
+        ).iter_rows()
     ]
-    variables = [_variable_token(column) for column in values]
     first_new = len(words)
     words.extend(variables)
     varying = columns.select(
         "group",
         "pos",
-        (
-            (pl.col("distinct") >= pl.Series(thresholds, dtype=pl.Int64)) | (pl.col("most") == 1)
-        ).alias("below"),
+        ((pl.col("distinct") >= thresholds) | (pl.col("most") == 1)).alias("below"),
         pl.int_range(first_new, first_new + columns.height, dtype=pl.Int64).alias("variable"),
     )
     # Above the anchor's frequency a token is shared with other statements and kept only
