@@ -73,3 +73,17 @@ class SourceUnavailable(SourceError):
 
 class SourceWarning(UserWarning):
     """A source answered but warned: a partial response, a dropped series, a server note."""
+
+
+class FileFormatError(WorkbenchError):
+    """A file is not in a format we read, or is malformed (truncated, wrong shape).
+
+    ``path`` names the file and ``line`` the 1-based line of the fault, when known.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line

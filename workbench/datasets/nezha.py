@@ -222,6 +222,11 @@ def _logs(files: list[Path]) -> pl.DataFrame:
     ).unique(subset=[c for c in ("timestamp", "pod", "message", "span_id")], maintain_order=True)
 
 
+def read_spans(files: list[Path]) -> pl.DataFrame:
+    """Return the spans of Nezha trace CSVs (plain or gzip), repeated rows dropped."""
+    return _spans(files)
+
+
 def _spans(files: list[Path]) -> pl.DataFrame:
     if not files:
         return frames.empty(frames.SPANS)

@@ -23,6 +23,9 @@ _LAZY = {
     "parse_time": ("workbench.sources.times", "parse_time"),
     "parse_duration": ("workbench.sources.times", "parse_duration"),
     "write_openmetrics": ("workbench.sources.openmetrics", "write_openmetrics"),
+    "traces": ("workbench.sources.traces", None),
+    "read_spans": ("workbench.sources.traces", "read_spans"),
+    "load_spans": ("workbench.sources.traces", "load_spans"),
 }
 
 __all__ = list(_LAZY)
@@ -33,4 +36,5 @@ def __getattr__(name: str) -> Any:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'workbench.sources' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module_name), attribute)
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)
