@@ -6,8 +6,9 @@ cut off by loghub's structured files, which the header formats of
 message with its ``<Time> <Level> <Logger> TraceID: .. SpanID: ..`` header cut off by
 ``TRAIN_TICKET_FORMAT``. Drain3 runs with its defaults (no masking instructions: its
 default config has none), one ``add_log_message`` per line, as a user would call it;
-its final cluster templates are scored. Ours runs with its defaults, one ``mine`` call
-per system (per Nezha date folder and minute file order).
+its final cluster templates are scored. Ours runs with its defaults, one
+``mine_messages`` call per system and one for all Nezha lines. On Nezha each parser runs
+``--repeat`` times, alternating, from fresh state, and its best run is reported.
 
 Prints one JSON object: per-system grouping and parsing accuracy and lines per second
 for both, the means, and lines per second on the Nezha lines with the ratio.
@@ -93,17 +94,29 @@ def nezha_messages() -> list[str]:
     return pl.concat(parts)["message"].fill_null("").to_list()
 
 
-def nezha_speed() -> dict:
+def nezha_speed(repeat: int) -> dict:
     messages = nezha_messages()
-    result = {"lines": len(messages)}
-    for name, parse in (("drain3", drain3_parse), ("ours", ours_parse)):
-        ids, _, seconds = parse(messages)
+    result = {"lines": len(messages), "repeat": repeat}
+    runs: dict[str, list[float]] = {"drain3": [], "ours": []}
+    found = {}
+    # Alternate the two, fresh state every run, and keep each one's best run: the
+    # machine is shared, and the fastest run is the one least disturbed by other jobs.
+    for _ in range(repeat):
+        for name, parse in (("drain3", drain3_parse), ("ours", ours_parse)):
+            ids, _, seconds = parse(messages)
+            runs[name].append(seconds)
+            found[name] = len(set(ids))
+    for name, seconds in runs.items():
+        best = min(seconds)
         result[name] = {
-            "seconds": seconds,
-            "lines_per_second": len(messages) / seconds,
-            "templates_found": len(set(ids)),
+            "seconds": best,
+            "seconds_all_runs": seconds,
+            "lines_per_second": len(messages) / best,
+            "templates_found": found[name],
         }
-        print(f"nezha {name}: {len(messages) / seconds:,.0f} lines/s", file=sys.stderr)
+        print(
+            f"nezha {name}: {len(messages) / best:,.0f} lines/s (best of {repeat})", file=sys.stderr
+        )
     result["speedup"] = result["ours"]["lines_per_second"] / result["drain3"]["lines_per_second"]
     return result
 
@@ -112,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     parser.add_argument("--skip-nezha", action="store_true", help="Only the loghub part.")
+    parser.add_argument("--repeat", type=int, default=3, help="Nezha runs per parser (best kept).")
     args = parser.parse_args()
     from importlib.metadata import version
 
@@ -137,7 +151,7 @@ def main() -> None:
         "loghub_2k": {"systems": systems, "mean": mean, "min_grouping_accuracy": minimum},
     }
     if not args.skip_nezha:
-        payload["nezha"] = nezha_speed()
+        payload["nezha"] = nezha_speed(args.repeat)
     text = json.dumps(payload, indent=2)
     print(text)
     if args.out is not None:
