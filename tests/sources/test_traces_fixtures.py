@@ -214,3 +214,19 @@ def test_api_errors_in_the_envelope_are_reported():
 def test_explicit_format_must_match():
     with pytest.raises(FileFormatError, match="holds otlp data, not jaeger"):
         traces.load_spans(OTLP / "otlp_proto_example_trace.json", format="jaeger")
+
+
+def test_nezha_spans_written_as_otlp_and_jaeger_read_back_the_same():
+    from workbench.sources.traces.write import to_jaeger_json, to_otlp_json
+
+    csv = FIXTURES.parent / "nezha/rca_data/2023-01-29/trace/08_43_trace.csv.gz"
+    source = traces.load_spans(csv).spans
+    core = ["trace_id", "span_id", "parent_span_id", "service", "operation", "start"]
+    expected = source.sort("trace_id", "span_id")
+    for body, start_unit in ((to_otlp_json(source), "1ns"), (to_jaeger_json(source), "1us")):
+        back = traces.parse_spans(body).spans.sort("trace_id", "span_id")
+        assert back.height == expected.height == 4445
+        assert back.select(core).equals(
+            expected.select(core).with_columns(pl.col("start").dt.truncate(start_unit))
+        )
+        assert back["duration_ms"].to_numpy() == pytest.approx(expected["duration_ms"].to_numpy())

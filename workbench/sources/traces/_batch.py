@@ -69,9 +69,9 @@ class Batch:
                 (pl.col("end_ns") - pl.col("start_ns")).alias("duration_ns")
             ).drop("end_ns")
             texts = {
-                "tags": [s.attributes or b"[]" for s in spans],
-                "events": [s.events or b"[]" for s in spans],
-                "links": [s.links or b"[]" for s in spans],
+                "tags": [s.attributes for s in spans],
+                "events": [s.events for s in spans],
+                "links": [s.links for s in spans],
             }
         else:
             raw = {
@@ -85,9 +85,9 @@ class Batch:
                 raw, schema_overrides={"start_ns": pl.Int64, "duration_ns": pl.Int64}
             ).with_columns(pl.col("start_ns") * 1000, pl.col("duration_ns") * 1000)
             texts = {
-                "tags": [s.tags or b"[]" for s in spans],
-                "events": [s.logs or b"[]" for s in spans],
-                "links": [s.references or b"[]" for s in spans],
+                "tags": [s.tags for s in spans],
+                "events": [s.logs for s in spans],
+                "links": [s.references for s in spans],
             }
         frame = frame.with_columns(
             [raw_strings(values).alias(name) for name, values in texts.items()]
@@ -107,8 +107,8 @@ class Batch:
 
 
 def _text(values: list) -> pl.Series:
-    # Enums come as ints almost always; the rare names or digit strings go through str().
+    # Enums come as ints almost always (kept as Int64); names or digit strings as text.
     try:
-        return pl.Series(values, dtype=pl.Int64).cast(pl.String)
+        return pl.Series(values, dtype=pl.Int64)
     except (TypeError, pl.exceptions.PolarsError):
         return pl.Series([None if v is None else str(v) for v in values], dtype=pl.String)

@@ -85,17 +85,28 @@ EVENT = pl.Struct({"time": UTC_NS, "name": pl.String, "attributes": pl.String})
 
 
 def raw_strings(raws: list) -> pl.Series:
-    """Return raw JSON slices (``msgspec.Raw`` or bytes) as one string column, no copy per item.
+    """Return raw JSON slices (``msgspec.Raw`` or bytes, empty when absent) as a string column.
 
-    The slices are concatenated once and handed to Arrow with their offsets, so no
-    Python string is made for any of them.
+    Empty slices and empty lists (``[]``) give null, so later steps decode only the
+    spans that have something. The rest are concatenated once and handed to Arrow with
+    their offsets: no Python string is made for any of them.
     """
-    lengths = np.fromiter((len(r) for r in raws), dtype=np.int64, count=len(raws))
-    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = b"".join(raws)
-    array = pa.LargeStringArray.from_buffers(len(raws), pa.py_buffer(offsets), pa.py_buffer(data))
-    return pl.Series(pa.array(array, pa.large_string())).cast(pl.String)
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    present = np.flatnonzero(lengths > 2)
+    if present.size == 0:
+        return pl.Series(values=[None] * len(raws), dtype=pl.String)
+    chosen = lengths[present]
+    offsets = np.zeros(present.size + 1, dtype=np.int64)
+    np.cumsum(chosen, out=offsets[1:])
+    data = b"".join([raws[i] for i in present.tolist()])
+    array = pa.LargeStringArray.from_buffers(
+        present.size, pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+    values = pl.Series(array).cast(pl.String)
+    if present.size == len(raws):
+        return values
+    full = pl.Series(values=[None] * len(raws), dtype=pl.String)
+    return full.scatter(present, values)
 
 
 def json_text(expr: pl.Expr) -> pl.Expr:
@@ -198,19 +209,64 @@ def normalise_tags(decoded: pl.Expr, style: str) -> pl.Expr:
     )
 
 
-def tags_map(tags: pl.Expr, drop: tuple[str, ...] = (), extra: pl.Expr | None = None) -> pl.Expr:
-    """Return normalised tags as a JSON object string, leaving out the keys in ``drop``.
-
-    ``extra`` is a string expression of ready ``"key":value`` members placed first.
-    """
+def tags_members(tags: pl.Expr, drop: tuple[str, ...] = ()) -> pl.Expr:
+    """Return normalised tags as JSON object members (``"k":v,...``, no braces), less ``drop``."""
     element = pl.element()
     kept = element.filter(~element.struct.field("key").is_in(list(drop))) if drop else element
-    members = tags.list.eval(
+    return tags.list.eval(
         json_text(kept.struct.field("key")) + ":" + kept.struct.field("json")
     ).list.join(",")
-    if extra is not None:
-        members = pl.concat_str([extra, members], separator=",").str.strip_chars(",")
-    return "{" + members.fill_null("") + "}"
+
+
+def tags_map(tags: pl.Expr, drop: tuple[str, ...] = ()) -> pl.Expr:
+    """Return normalised tags as a JSON object string, leaving out the keys in ``drop``."""
+    return "{" + tags_members(tags, drop).fill_null("") + "}"
+
+
+def tag_rows(rows: pl.Series, raw: pl.Series, style: str) -> pl.DataFrame:
+    """Return one row per tag: ``row`` (from ``rows``), key, json (typed JSON text), text.
+
+    Tags are decoded, exploded and converted as flat columns (each conversion computed
+    once per tag, not per branch of a list expression).
+    """
+    dtype = OTLP_ATTRIBUTES if style == "otlp" else JAEGER_TAGS
+    long = pl.DataFrame({"row": rows, "tag": decode(raw, dtype)}).explode("tag").drop_nulls("tag")
+    tag = pl.col("tag")
+    as_json, as_text = (
+        _otlp_value(tag.struct.field("value")) if style == "otlp" else _jaeger_value(tag)
+    )
+    return long.select(
+        "row",
+        tag.struct.field("key").fill_null("").alias("key"),
+        as_json.alias("json"),
+        as_text.alias("text"),
+    )
+
+
+def members_by_row(tags: pl.DataFrame, drop: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Return ``row, members``: each row's tags as JSON object members, less ``drop``."""
+    kept = tags.filter(~pl.col("key").is_in(list(drop))) if drop else tags
+    keys = kept["key"].unique()
+    # Keys repeat across spans: each distinct key is JSON-encoded once.
+    quoted = dict(zip(keys, pl.select(json_text(pl.lit(keys))).to_series(), strict=True))
+    return kept.group_by("row", maintain_order=True).agg(
+        (pl.col("key").replace_strict(quoted, return_dtype=pl.String) + ":" + pl.col("json"))
+        .str.join(",")
+        .alias("members")
+    )
+
+
+def pick_by_row(tags: pl.DataFrame, wanted: dict[str, tuple[str, ...]]) -> pl.DataFrame:
+    """Return ``row`` and, per name in ``wanted``, the text of the row's first tag of those keys."""
+    names = {key: name for name, keys in wanted.items() for key in keys}
+    chosen = (
+        tags.filter(pl.col("key").is_in(list(names)))
+        .with_columns(pl.col("key").replace_strict(names).alias("_name"))
+        .unique(subset=["row", "_name"], keep="first", maintain_order=True)
+    )
+    out = chosen.pivot(on="_name", index="row", values="text")
+    missing = [n for n in wanted if n not in out.columns]
+    return out.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in missing)
 
 
 def tag_text(tags: pl.Expr, *keys: str) -> pl.Expr:
@@ -258,9 +314,27 @@ def hex_id(expr: pl.Expr, width: int) -> pl.Expr:
     )
 
 
+def normalise_ids(values: pl.Series, width: int) -> pl.Series:
+    """Return :func:`hex_id` of a column, skipping the base64 path when every id is plain hex.
+
+    Empty ids (a root's parent) stay empty on the short path.
+    """
+    values = values.fill_null("")
+    if values.str.contains(r"^[0-9a-f]*$").all():
+        if (values.str.len_bytes().is_in([0, width])).all():
+            return values
+        padded = pl.select(
+            pl.when(pl.lit(values) == "")
+            .then(pl.lit(""))
+            .otherwise(pl.lit(values).str.pad_start(width, "0"))
+        )
+        return padded.to_series().alias(values.name)
+    return pl.select(hex_id(pl.lit(values), width)).to_series().alias(values.name)
+
+
 def is_blank_id(expr: pl.Expr) -> pl.Expr:
     """Return whether an id is empty or all zeros (the W3C "invalid" id)."""
-    return (expr == "") | expr.str.contains(r"^0+$")
+    return expr.str.strip_chars("0") == ""
 
 
 def epoch_ns(expr: pl.Expr) -> pl.Expr:
@@ -268,8 +342,10 @@ def epoch_ns(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.Int64).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
 
 
-def kind_name(raw: pl.Expr) -> pl.Expr:
+def kind_name(raw: pl.Expr, dtype: pl.DataType = pl.String) -> pl.Expr:
     """Return ``kind`` from an OTLP enum given as number, digit string or ``SPAN_KIND_*`` name."""
+    if dtype.is_integer():
+        return raw.replace_strict(KINDS, default="", return_dtype=pl.String).fill_null("")
     text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
     number = text.cast(pl.Int64, strict=False)
     named = text.str.strip_prefix("span_kind_").str.strip_prefix("spankind.")
@@ -278,8 +354,12 @@ def kind_name(raw: pl.Expr) -> pl.Expr:
     return pl.when(number.is_not_null()).then(by_number).otherwise(named.fill_null(""))
 
 
-def status_name(raw: pl.Expr) -> pl.Expr:
+def status_name(raw: pl.Expr, dtype: pl.DataType = pl.String) -> pl.Expr:
     """Return ``status`` from an OTLP code: number, digit string or ``STATUS_CODE_*`` name."""
+    if dtype.is_integer():
+        return raw.replace_strict(STATUSES, default="unset", return_dtype=pl.String).fill_null(
+            "unset"
+        )
     text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
     number = text.cast(pl.Int64, strict=False)
     named = text.str.strip_prefix("status_code_").str.strip_prefix("statuscode.")

@@ -1,4 +1,10 @@
-"""Raw span columns of any format into the canonical spans frame, columnar throughout."""
+"""Raw span columns of any format into the canonical spans frame, columnar throughout.
+
+Tags, events and references are decoded only for the spans that have any (the raw
+columns are null elsewhere), and the common cases take short cuts: ids that are all
+plain hex skip the base64 path, and a Jaeger span whose only reference is a CHILD_OF in
+its own trace gets its parent without exploding the reference list.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ EXAMPLES = 3
 # Working columns kept until the whole file is assembled, then dropped.
 HOST = "_host"
 ROW = "_row"
+_NO_REFERENCES = pl.lit([], dtype=pl.List(col.REFERENCE))
+_NO_EVENTS = pl.lit([], dtype=pl.List(col.EVENT))
 
 
 def finish(raw: pl.DataFrame, style: str) -> tuple[pl.DataFrame, list[Problem]]:
@@ -21,10 +29,11 @@ def finish(raw: pl.DataFrame, style: str) -> tuple[pl.DataFrame, list[Problem]]:
     """
     found: list[Problem] = []
     frame = raw.with_row_index(ROW).with_columns(
-        col.hex_id(pl.col("trace_id"), 32).alias("trace_id"),
-        col.hex_id(pl.col("span_id"), 16).alias("span_id"),
+        col.normalise_ids(raw["trace_id"], 32).alias("trace_id"),
+        col.normalise_ids(raw["span_id"], 16).alias("span_id"),
     )
-    invalid = frame.filter(col.is_blank_id(pl.col("trace_id")) | col.is_blank_id(pl.col("span_id")))
+    blank = col.is_blank_id(pl.col("trace_id")) | col.is_blank_id(pl.col("span_id"))
+    invalid = frame.filter(blank)
     if invalid.height:
         empty = invalid.filter((pl.col("trace_id") == "") | (pl.col("span_id") == "")).height
         found.append(
@@ -36,35 +45,26 @@ def finish(raw: pl.DataFrame, style: str) -> tuple[pl.DataFrame, list[Problem]]:
                 tuple(invalid["operation"].fill_null("").head(EXAMPLES)),
             )
         )
-        frame = frame.filter(
-            ~(col.is_blank_id(pl.col("trace_id")) | col.is_blank_id(pl.col("span_id")))
-        )
-    tags = col.normalise_tags(pl.col("_tags"), style)
-    frame = frame.with_columns(
-        col.decode(
-            frame["tags"], col.OTLP_ATTRIBUTES if style == "otlp" else col.JAEGER_TAGS
-        ).alias("_tags")
-    ).with_columns(tags.alias("_tags"))
+        frame = frame.filter(~blank)
+    frame = frame.join(_tag_columns(frame, style), on=ROW, how="left")
     if style == "otlp":
-        frame, parent_problems = _otlp_columns(frame)
+        frame, reference_problems = _otlp_columns(frame)
     else:
-        frame, parent_problems = _jaeger_columns(frame)
-    found += parent_problems
+        frame, reference_problems = _jaeger_columns(frame)
+    found += reference_problems
     found += _times(frame)
-    frame = frame.with_columns(
+    events, bad_event_counts = _events(frame, style)
+    frame = frame.drop("events").with_columns(
         col.epoch_ns(pl.col("start_ns").fill_null(0)).alias("start"),
         (pl.col("duration_ns").fill_null(0).clip(lower_bound=0) / 1e6).alias("duration_ms"),
-        col.tag_text(pl.col("_tags"), *col.HTTP_STATUS_TAGS)
-        .str.strip_chars()
-        .cast(pl.Int32, strict=False)
-        .alias("http_status"),
+        pl.col("_http").str.strip_chars().cast(pl.Int32, strict=False).alias("http_status"),
     )
-    events, bad_event_counts = _events(frame, style)
-    frame = (
-        frame.drop("events")
-        .join(events, on=ROW, how="left")
-        .with_columns(pl.col("events").fill_null(pl.lit([], dtype=pl.List(col.EVENT))))
-    )
+    if events is None:
+        frame = frame.with_columns(_NO_EVENTS.alias("events"))
+    else:
+        frame = frame.join(events, on=ROW, how="left").with_columns(
+            pl.col("events").fill_null(_NO_EVENTS)
+        )
     found += _bad_counts(frame, bad_event_counts)
     non_hex = frame.filter(~pl.col("trace_id").str.contains(r"^[0-9a-f]{32}$"))
     if non_hex.height:
@@ -97,77 +97,159 @@ def finish(raw: pl.DataFrame, style: str) -> tuple[pl.DataFrame, list[Problem]]:
     )
 
 
+def _tag_columns(frame: pl.DataFrame, style: str) -> pl.DataFrame:
+    """Return ROW, _members (JSON members, no braces), _http, _kind, _error, _otel_status."""
+    tagged = frame.filter(pl.col("tags").is_not_null()).select(ROW, "tags")
+    names = ["_members", "_http", "_kind", "_error", "_otel_status"]
+    if tagged.is_empty():
+        return pl.DataFrame(schema={ROW: pl.UInt32, **dict.fromkeys(names, pl.String)})
+    tags = col.tag_rows(tagged[ROW], tagged["tags"], style)
+    members = col.members_by_row(tags, drop=col.COLUMN_TAGS)
+    picked = col.pick_by_row(
+        tags,
+        {
+            "_http": col.HTTP_STATUS_TAGS,
+            "_kind": ("span.kind",),
+            "_error": ("error",),
+            "_otel_status": ("otel.status_code",),
+        },
+    )
+    return (
+        tagged.select(pl.col(ROW).alias("row"))
+        .join(members, on="row", how="left")
+        .join(picked, on="row", how="left")
+        .select(
+            pl.col("row").alias(ROW),
+            pl.col("members").fill_null("").alias("_members"),
+            "_http",
+            pl.col("_kind").str.to_lowercase(),
+            pl.col("_error").str.to_lowercase(),
+            pl.col("_otel_status").str.to_lowercase(),
+        )
+    )
+
+
 def _otlp_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
-    tags = pl.col("_tags")
+    # The scope's members come ready per scope; the status message is rare, so it is
+    # JSON-encoded only where present.
+    message = frame.filter(
+        pl.col("status_message").is_not_null() & (pl.col("status_message") != "")
+    )
+    if message.height:
+        frame = frame.join(
+            message.select(
+                ROW,
+                (
+                    col.json_text(pl.lit("otel.status_description"))
+                    + ":"
+                    + col.json_text(pl.col("status_message"))
+                ).alias("_message"),
+            ),
+            on=ROW,
+            how="left",
+        )
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("_message"))
     extra = pl.concat_str(
         [
-            pl.when(pl.col(c).is_not_null() & (pl.col(c) != "")).then(
-                col.json_text(pl.lit(key)) + ":" + col.json_text(pl.col(c))
-            )
-            for c, key in (
-                ("scope_name", "otel.scope.name"),
-                ("scope_version", "otel.scope.version"),
-                ("status_message", "otel.status_description"),
-            )
+            pl.col("scope"),
+            pl.col("_message"),
+            pl.when(pl.col("_members") != "").then(pl.col("_members")),
         ],
         separator=",",
         ignore_nulls=True,
     )
+    parent = col.normalise_ids(frame["parent_span_id"], 16)
     frame = frame.with_columns(
-        col.hex_id(pl.col("parent_span_id"), 16).alias("parent_span_id"),
-        col.kind_name(pl.col("kind_raw")).alias("kind"),
-        col.status_name(pl.col("status_raw")).alias("status"),
-        col.tags_map(tags, drop=col.COLUMN_TAGS, extra=extra).alias("attributes"),
-    ).with_columns(
-        pl.when(col.is_blank_id(pl.col("parent_span_id")))
-        .then(pl.lit(""))
-        .otherwise(pl.col("parent_span_id"))
-        .alias("parent_span_id")
+        pl.when(col.is_blank_id(parent)).then(pl.lit("")).otherwise(parent).alias("parent_span_id"),
+        col.kind_name(pl.col("kind_raw"), frame.schema["kind_raw"]).alias("kind"),
+        col.status_name(pl.col("status_raw"), frame.schema["status_raw"]).alias("status"),
+        ("{" + extra.fill_null("") + "}").alias("attributes"),
     )
     links = _explode(frame.select(ROW, "links"), "links", col.OTLP_LINKS)
+    if links is None:
+        return frame.with_columns(_NO_REFERENCES.alias("references")), []
     links = links.select(
         ROW,
-        col.hex_id(pl.coalesce(pl.col("traceId"), pl.col("trace_id")), 32).alias("ref_trace"),
-        col.hex_id(pl.coalesce(pl.col("spanId"), pl.col("span_id")), 16).alias("ref_span"),
+        col.normalise_ids(links.select(pl.coalesce("traceId", "trace_id")).to_series(), 32).alias(
+            "ref_trace"
+        ),
+        col.normalise_ids(links.select(pl.coalesce("spanId", "span_id")).to_series(), 16).alias(
+            "ref_span"
+        ),
         col.tag_text(col.normalise_tags(pl.col("attributes"), "otlp"), col.REF_TYPE_ATTRIBUTE)
         .str.to_lowercase()
         .fill_null("link")
         .alias("type"),
     )
     found = []
-    blank = links.filter(col.is_blank_id(pl.col("ref_trace")) | col.is_blank_id(pl.col("ref_span")))
-    if blank.height:
+    blank = col.is_blank_id(pl.col("ref_trace")) | col.is_blank_id(pl.col("ref_span"))
+    ignored = links.filter(blank).height
+    if ignored:
         found.append(
             Problem(
                 pr.UNKNOWN_REFERENCE,
-                f"{blank.height} link(s) with an empty or all-zero id ignored",
-                blank.height,
+                f"{ignored} link(s) with an empty or all-zero id ignored",
+                ignored,
             )
         )
-        links = links.filter(
-            ~(col.is_blank_id(pl.col("ref_trace")) | col.is_blank_id(pl.col("ref_span")))
-        )
+        links = links.filter(~blank)
     return frame.join(_regroup(links), on=ROW, how="left").pipe(_fill_references), found
 
 
 def _jaeger_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
-    tags = pl.col("_tags")
-    error = col.tag_text(tags, "error").str.to_lowercase() == "true"
-    otel_status = col.tag_text(tags, "otel.status_code").str.to_lowercase()
     frame = frame.with_columns(
-        col.tag_text(tags, "span.kind").str.to_lowercase().fill_null("").alias("kind"),
-        pl.when(error.fill_null(False))
+        pl.col("_kind").fill_null("").alias("kind"),
+        pl.when(pl.col("_error") == "true")
         .then(pl.lit("error"))
-        .when(otel_status.is_in(["ok", "error"]))
-        .then(otel_status)
+        .when(pl.col("_otel_status").is_in(["ok", "error"]))
+        .then(pl.col("_otel_status"))
         .otherwise(pl.lit("unset"))
         .alias("status"),
-        col.tags_map(tags, drop=col.COLUMN_TAGS).alias("attributes"),
+        ("{" + pl.col("_members").fill_null("") + "}").alias("attributes"),
     )
-    refs = _explode(frame.select(ROW, "links", "trace_id"), "links", col.JAEGER_REFERENCES)
+    with_refs = frame.filter(pl.col("links").is_not_null()).select(ROW, "trace_id", "links")
+    if with_refs.is_empty():
+        return frame.with_columns(
+            pl.lit("").alias("parent_span_id"), _NO_REFERENCES.alias("references")
+        ), []
+    decoded = with_refs.with_columns(col.decode(with_refs["links"], col.JAEGER_REFERENCES))
+    first = pl.col("links").list.first()
+    first_trace = col.normalise_ids(decoded.select(first.struct.field("traceID")).to_series(), 32)
+    # Short cut: one reference, a CHILD_OF in the span's own trace, is just the parent.
+    simple = (
+        (pl.col("links").list.len() == 1)
+        & (first.struct.field("refType").str.to_uppercase() == "CHILD_OF")
+        & (first_trace == pl.col("trace_id"))
+    )
+    decoded = decoded.with_columns(simple.fill_null(False).alias("_simple"))
+    direct = decoded.filter("_simple").select(
+        ROW,
+        col.normalise_ids(
+            decoded.filter("_simple").select(first.struct.field("spanID")).to_series(), 16
+        ).alias("parent_span_id"),
+    )
+    refs, found = _jaeger_references(decoded.filter(~pl.col("_simple")))
+    parents = pl.concat([direct, refs[0]]) if refs is not None else direct
+    frame = frame.join(parents, on=ROW, how="left")
+    if refs is not None:
+        frame = frame.join(_regroup(refs[1]), on=ROW, how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.List(col.REFERENCE)).alias("references"))
+    return _fill_references(frame), found
+
+
+def _jaeger_references(
+    decoded: pl.DataFrame,
+) -> tuple[tuple[pl.DataFrame, pl.DataFrame] | None, list[Problem]]:
+    """Return ((ROW, parent_span_id), remaining references) of spans with several refs."""
+    if decoded.is_empty():
+        return None, []
+    refs = decoded.select(ROW, "trace_id", "links").explode("links").drop_nulls("links")
+    refs = refs.unnest("links")
     refs = refs.with_columns(
-        col.hex_id(pl.col("traceID"), 32).alias("ref_trace"),
-        col.hex_id(pl.col("spanID"), 16).alias("ref_span"),
+        col.normalise_ids(refs["traceID"], 32).alias("ref_trace"),
+        col.normalise_ids(refs["spanID"], 16).alias("ref_span"),
         pl.col("refType").fill_null("").str.to_lowercase().alias("type"),
         pl.int_range(pl.len()).over(ROW).alias("position"),
     )
@@ -200,16 +282,16 @@ def _jaeger_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
         .select(ROW, pl.col("ref_span").alias("parent_span_id"), "position")
     )
     rest = refs.join(parents.select(ROW, "position"), on=[ROW, "position"], how="anti")
-    frame = frame.join(parents.drop("position"), on=ROW, how="left").join(
-        _regroup(rest), on=ROW, how="left"
-    )
-    return _fill_references(frame), found
+    return (parents.drop("position"), rest), found
 
 
-def _explode(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.DataFrame:
-    keep = [c for c in frame.columns if c in (ROW, "trace_id")]
-    decoded = frame.select(*keep, col.decode(frame[column], dtype).alias(column))
-    return decoded.explode(column).drop_nulls(column).unnest(column)
+def _explode(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.DataFrame | None:
+    present = frame.filter(pl.col(column).is_not_null())
+    if present.is_empty():
+        return None
+    decoded = present.select(ROW, col.decode(present[column], dtype).alias(column))
+    exploded = decoded.explode(column).drop_nulls(column)
+    return exploded.unnest(column) if exploded.height else None
 
 
 def _regroup(refs: pl.DataFrame) -> pl.DataFrame:
@@ -223,9 +305,7 @@ def _regroup(refs: pl.DataFrame) -> pl.DataFrame:
 
 
 def _fill_references(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.col("references").fill_null(pl.lit([], dtype=pl.List(col.REFERENCE)))
-    )
+    return frame.with_columns(pl.col("references").fill_null(_NO_REFERENCES))
 
 
 def _times(frame: pl.DataFrame) -> list[Problem]:
@@ -253,10 +333,13 @@ def _times(frame: pl.DataFrame) -> list[Problem]:
     return found
 
 
-def _events(frame: pl.DataFrame, style: str) -> tuple[pl.DataFrame, int]:
+def _events(frame: pl.DataFrame, style: str) -> tuple[pl.DataFrame | None, int]:
     bad_counts = 0
+    dtype = col.OTLP_EVENTS if style == "otlp" else col.JAEGER_LOGS
+    events = _explode(frame.select(ROW, "events"), "events", dtype)
+    if events is None:
+        return None, 0
     if style == "otlp":
-        events = _explode(frame.select(ROW, "events"), "events", col.OTLP_EVENTS)
         dropped = pl.coalesce(pl.col("droppedAttributesCount"), pl.col("dropped_attributes_count"))
         bad_counts = events.filter(dropped < 0).height
         time = pl.coalesce(pl.col("timeUnixNano"), pl.col("time_unix_nano")).cast(
@@ -270,7 +353,6 @@ def _events(frame: pl.DataFrame, style: str) -> tuple[pl.DataFrame, int]:
             col.tags_map(tags).alias("attributes"),
         )
     else:
-        events = _explode(frame.select(ROW, "events"), "events", col.JAEGER_LOGS)
         time = pl.col("timestamp").cast(pl.Int64, strict=False) * 1000
         tags = col.normalise_tags(pl.col("fields"), "jaeger")
         events = events.select(

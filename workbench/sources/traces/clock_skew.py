@@ -37,10 +37,14 @@ def skew_ns(start: pl.Expr, duration: pl.Expr, p_start: pl.Expr, p_duration: pl.
     )
 
 
-def check(spans: pl.DataFrame, *, host: str, adjust: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return the spans (shifted when ``adjust``) and the skewed ones: span_id, delta_us.
+def check(
+    spans: pl.DataFrame, *, host: str, adjust: bool, unique_ids: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Return the spans (shifted when ``adjust``), the skewed ones and the orphans.
 
-    ``host`` names the column holding each span's host ("" when unknown).
+    Skewed: span_id, delta_us. Orphans: span_id of spans whose parent is not in the data.
+    ``host`` names the column holding each span's host ("" when unknown);
+    ``unique_ids`` says no (trace, span) id pair repeats, which saves a pass.
     """
     keyed = spans.with_row_index("_i").with_columns(
         pl.when(pl.col(host) != "").then(pl.col(host)).otherwise(pl.col("service")).alias("_key"),
@@ -54,12 +58,20 @@ def check(spans: pl.DataFrame, *, host: str, adjust: bool) -> tuple[pl.DataFrame
         pl.col("_s").alias("_ps"),
         pl.col("_d").alias("_pd"),
         pl.col("_key").alias("_pkey"),
-    ).unique(subset=["trace_id", "parent_span_id"], keep="first", maintain_order=True)
-    pairs = (
+    )
+    if not unique_ids:
+        parents = parents.unique(
+            subset=["trace_id", "parent_span_id"], keep="first", maintain_order=True
+        )
+    # One join gives both the orphans (no parent found) and the parent of everyone else.
+    linked = (
         keyed.filter(pl.col("parent_span_id") != "")
         .select("_i", "trace_id", "span_id", "parent_span_id", "_s", "_d", "_key")
-        .join(parents, on=["trace_id", "parent_span_id"], how="inner")
-        .with_columns((pl.col("_key") != pl.col("_pkey")).alias("_cross"))
+        .join(parents, on=["trace_id", "parent_span_id"], how="left")
+    )
+    orphans = linked.filter(pl.col("_pi").is_null()).select("span_id")
+    pairs = linked.filter(pl.col("_pi").is_not_null()).with_columns(
+        (pl.col("_key") != pl.col("_pkey")).alias("_cross")
     )
     skewed = pairs.filter(pl.col("_cross")).with_columns(
         skew_ns(pl.col("_s"), pl.col("_d"), pl.col("_ps"), pl.col("_pd")).alias("_delta")
@@ -68,8 +80,8 @@ def check(spans: pl.DataFrame, *, host: str, adjust: bool) -> tuple[pl.DataFrame
         "span_id", (pl.col("_delta") / 1000).alias("delta_us")
     )
     if not adjust or skewed.is_empty():
-        return spans, skewed
-    return _shift(spans, keyed, pairs), skewed
+        return spans, skewed, orphans
+    return _shift(spans, keyed, pairs), skewed, orphans
 
 
 def _shift(spans: pl.DataFrame, keyed: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:

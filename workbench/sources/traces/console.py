@@ -60,8 +60,7 @@ def add_span(text: bytes | memoryview, out: Batch) -> None:
         [decoded],
         service=str(resource.get("service.name", "")),
         host=host,
-        scope_name=None,
-        scope_version=None,
+        scope=None,
     )
 
 

@@ -101,8 +101,7 @@ def add(data: msgspec.Struct, out: Batch) -> None:
                 spans,
                 service=service,
                 host=host,
-                scope_name=scope.name if scope else None,
-                scope_version=scope.version if scope else None,
+                scope=scope_members(scope),
             )
 
 
@@ -119,3 +118,12 @@ def resource_identity(resource: msgspec.Struct | None) -> tuple[str, str]:
                 break
     host = next((attributes[k] for k in HOST_KEYS if attributes.get(k)), "")
     return attributes.get("service.name", ""), host
+
+
+def scope_members(scope: msgspec.Struct | None) -> str | None:
+    """Return the scope as the JSON members Jaeger adds to tags (per scope, not per span)."""
+    if scope is None:
+        return None
+    members = {"otel.scope.name": scope.name, "otel.scope.version": scope.version}
+    text = orjson.dumps({k: v for k, v in members.items() if v}).decode()
+    return text[1:-1] or None
