@@ -44,7 +44,8 @@ bench-prometheus: $(BIN)/.bench-installed
 	@mkdir -p reports
 	$(BIN)/python benchmarks/bench_prometheus.py --out reports/bench_prometheus.json
 
-# Debian's prometheus for the source tests (root or sudo; no daemon is started).
+# Debian's prometheus, OpenSearch and Elasticsearch (Maven Central, cached in
+# ~/.cache/mancerops-ci) for the source tests; no daemon is started.
 servers:
 	bash .ci/run servers
 

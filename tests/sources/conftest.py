@@ -12,8 +12,10 @@ _MIRROR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 if "MANCEROPS_DATASETS" not in os.environ and _MIRROR.is_dir():
     os.environ["MANCEROPS_DATASETS"] = str(_MIRROR)
 
+import esdata  # noqa: E402
 import promdata  # noqa: E402
 from promdata import PASSWORD, USER  # noqa: E402
+from search_server import Fleet  # noqa: E402
 from servers import PrometheusServer, backfill, tool  # noqa: E402
 
 
@@ -85,3 +87,50 @@ def make_certificate(root: Path) -> None:
         pytest.fail(
             f"openssl could not make a test certificate: {run.stderr[-1000:]}", pytrace=False
         )
+
+
+_fleet: Fleet | None = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Boot the search servers in the background as soon as a selected test needs them."""
+    global _fleet
+    if _fleet is None and any("search_servers" in item.fixturenames for item in items):
+        _fleet = Fleet(esdata.load).start()
+
+
+def pytest_sessionfinish(session):
+    if _fleet is not None:
+        _fleet.stop()
+
+
+@pytest.fixture(scope="session")
+def search_servers():
+    """OpenSearch 2.19.1 and Elasticsearch 7.17.29 on 127.0.0.1, holding the Nezha test logs.
+
+    Booted once per session, from the end of collection on (see esdata.py for the data).
+    """
+    global _fleet
+    if _fleet is None:
+        _fleet = Fleet(esdata.load).start()
+    return _fleet.wait()
+
+
+@pytest.fixture(params=["opensearch", "elasticsearch"])
+def search(request, search_servers):
+    """Each search server in turn: the test runs against both dialects."""
+    return search_servers[request.param]
+
+
+@pytest.fixture
+def opensearch(search_servers):
+    return search_servers["opensearch"]
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory):
+    """A self-signed certificate for localhost and 127.0.0.1: (tls.crt, tls.key)."""
+    root = tmp_path_factory.mktemp("tls")
+    make_certificate(root)
+    return root / "tls.crt", root / "tls.key"

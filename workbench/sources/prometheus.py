@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
-import ssl
 import threading
 import time
 import warnings
@@ -45,6 +43,16 @@ from workbench.errors import (
     UsageError,
 )
 from workbench.sources import _prometheus_json as pj
+from workbench.sources._http import (
+    RETRY_STATUSES,
+    backoff_pause,
+    certificate_reason,
+    is_certificate_error,
+    redact,
+    retry_after,
+    tls_context,
+    transport_reason,
+)
 from workbench.sources.queries import Query, load_queries
 from workbench.sources.times import duration_millis, parse_time, to_millis
 
@@ -57,12 +65,10 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_RESOLUTION = 1_000  # points per series when no step is given
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_S = 0.25
-MAX_BACKOFF_S = 8.0
 POST_THRESHOLD = 2_000  # encoded parameters longer than this go in a POST form
 DEFAULT_SERVICE_LABELS = ("service", "app", "job", "container", "pod")
 NICE_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 _DAY_S = 86_400
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = f"mancerops/{__version__}"
 
 
@@ -135,7 +141,7 @@ class PrometheusSource:
         parsed = httpx.URL(url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise UsageError(
-                f"{_redact(parsed)} is not an http(s) URL; write e.g. http://127.0.0.1:9090"
+                f"{redact(parsed)} is not an http(s) URL; write e.g. http://127.0.0.1:9090"
             )
         if parsed.username and username is None:
             username, password = unquote(parsed.username), unquote(parsed.password or "")
@@ -169,7 +175,7 @@ class PrometheusSource:
             auth=httpx.BasicAuth(username, password or "") if username is not None else None,
             headers=request_headers,
             timeout=httpx.Timeout(self.timeout),
-            verify=_tls_context(verify, ca_bundle, client_cert, client_key),
+            verify=tls_context(verify, ca_bundle, client_cert, client_key),
             limits=httpx.Limits(
                 max_connections=self.concurrency, max_keepalive_connections=self.concurrency
             ),
@@ -485,17 +491,17 @@ class PrometheusSource:
                     url=self.url,
                 )
             except httpx.TransportError as exc:
-                if _is_certificate_error(exc):
+                if is_certificate_error(exc):
                     raise AuthError(
                         f"the TLS certificate of {self.url} is not trusted "
-                        f"({_certificate_reason(exc)}); pass the CA that signed it "
+                        f"({certificate_reason(exc)}); pass the CA that signed it "
                         "(ca_bundle=, --ca-bundle FILE)",
                         source=SOURCE,
                         url=self.url,
                     ) from None
                 error = SourceUnavailable(
                     f"cannot reach Prometheus at {self.url} for {what}: "
-                    f"{_transport_reason(exc)}; check that it is running and that the URL "
+                    f"{transport_reason(exc)}; check that it is running and that the URL "
                     "is right",
                     source=SOURCE,
                     url=self.url,
@@ -504,13 +510,12 @@ class PrometheusSource:
                 if response.status_code == 200:
                     return response.content
                 error = self._status_error(response, what)
-                if response.status_code not in _RETRY_STATUSES or isinstance(error, SourceTimeout):
+                if response.status_code not in RETRY_STATUSES or isinstance(error, SourceTimeout):
                     raise error
-                delay = _retry_after(response)
+                delay = retry_after(response)
             if attempt >= self.retries:
                 raise error
-            pause = delay if delay is not None else self.backoff * 2**attempt
-            pause = min(pause, MAX_BACKOFF_S) * (1 + random.random() * 0.1)
+            pause = backoff_pause(attempt, self.backoff, delay)
             logger.info("retrying %s in %.2f s: %s", what, pause, error)
             time.sleep(pause)
             attempt += 1
@@ -634,54 +639,6 @@ def wide_on_grid(long: pl.DataFrame, start_ms: int, end_ms: int, step_ms: int) -
     return out.with_columns(pl.col(pl.Float64).fill_null(float("nan")))
 
 
-def _tls_context(
-    verify: bool,
-    ca_bundle: str | Path | None,
-    client_cert: str | Path | None,
-    client_key: str | Path | None,
-) -> ssl.SSLContext | bool:
-    if ca_bundle is None and client_cert is None:
-        return verify
-    try:
-        context = (
-            ssl.create_default_context(cafile=str(ca_bundle))
-            if ca_bundle is not None
-            else ssl.create_default_context()
-        )
-        if client_cert is not None:
-            context.load_cert_chain(
-                str(client_cert), str(client_key) if client_key is not None else None
-            )
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load the TLS files: {exc}") from None
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _is_certificate_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def _certificate_reason(exc: BaseException) -> str:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) and seen.verify_message:
-            return seen.verify_message
-        seen = seen.__cause__ or seen.__context__
-    return "certificate verify failed"
-
-
-def _transport_reason(exc: httpx.TransportError) -> str:
-    return str(exc) or type(exc).__name__
-
-
 def _error_body(response: httpx.Response) -> tuple[str, str]:
     try:
         payload = orjson.loads(response.content)
@@ -690,14 +647,6 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
     if isinstance(payload, dict):
         return str(payload.get("errorType", "")), str(payload.get("error", ""))
     return "", ""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _meta(entry: dict[str, str]) -> tuple[str, str, str]:
@@ -712,13 +661,6 @@ def _seconds(ms: int) -> str:
 
 def _iso(ms: int) -> str:
     return pl.Series([ms]).cast(pl.Datetime("ms", "UTC")).dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ")[0]
-
-
-def _redact(url: httpx.URL) -> str:
-    try:
-        return str(url.copy_with(username=None, password=None))
-    except Exception:  # a URL too broken to rebuild: show its host only
-        return url.host or "the URL"
 
 
 def pull_case(
