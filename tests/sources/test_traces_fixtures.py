@@ -230,3 +230,13 @@ def test_nezha_spans_written_as_otlp_and_jaeger_read_back_the_same():
             expected.select(core).with_columns(pl.col("start").dt.truncate(start_unit))
         )
         assert back["duration_ms"].to_numpy() == pytest.approx(expected["duration_ms"].to_numpy())
+
+
+def test_read_spans_logs_each_problem_and_is_exported_lazily(caplog):
+    from workbench import sources
+
+    with caplog.at_level("WARNING", logger="workbench.sources.traces.load"):
+        spans = sources.read_spans(JAEGER / "v1_anonymized_span_list_embedded_process.json")
+    assert spans.height == 2
+    assert "whose parent is not in the data" in caplog.text
+    assert "v1_anonymized_span_list_embedded_process.json" in caplog.text

@@ -20,6 +20,10 @@ HOST = "_host"
 ROW = "_row"
 _NO_REFERENCES = pl.lit([], dtype=pl.List(col.REFERENCE))
 _NO_EVENTS = pl.lit([], dtype=pl.List(col.EVENT))
+_SINGLE_CHILD_OF = (
+    r'^\[\s*\{\s*"refType"\s*:\s*"CHILD_OF"\s*,\s*"traceID"\s*:\s*"(?<trace>[0-9A-Fa-f]+)"'
+    r'\s*,\s*"spanID"\s*:\s*"(?<span>[0-9A-Fa-f]+)"\s*\}\s*\]$'
+)
 
 
 def finish(raw: pl.DataFrame, style: str) -> tuple[pl.DataFrame, list[Problem]]:
@@ -213,23 +217,25 @@ def _jaeger_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
         return frame.with_columns(
             pl.lit("").alias("parent_span_id"), _NO_REFERENCES.alias("references")
         ), []
-    decoded = with_refs.with_columns(col.decode(with_refs["links"], col.JAEGER_REFERENCES))
-    first = pl.col("links").list.first()
-    first_trace = col.normalise_ids(decoded.select(first.struct.field("traceID")).to_series(), 32)
-    # Short cut: one reference, a CHILD_OF in the span's own trace, is just the parent.
-    simple = (
-        (pl.col("links").list.len() == 1)
-        & (first.struct.field("refType").str.to_uppercase() == "CHILD_OF")
-        & (first_trace == pl.col("trace_id"))
+    # Short cut: a single CHILD_OF in the span's own trace is just the parent. Jaeger
+    # writes it in one key order, so a pattern finds it without decoding the JSON.
+    matched = with_refs.with_columns(
+        pl.col("links").str.extract_groups(_SINGLE_CHILD_OF).alias("_m")
+    ).with_columns(
+        pl.col("_m").struct.field("trace").alias("_trace"),
+        pl.col("_m").struct.field("span").alias("_span"),
     )
-    decoded = decoded.with_columns(simple.fill_null(False).alias("_simple"))
-    direct = decoded.filter("_simple").select(
-        ROW,
-        col.normalise_ids(
-            decoded.filter("_simple").select(first.struct.field("spanID")).to_series(), 16
-        ).alias("parent_span_id"),
+    matched = matched.with_columns(
+        col.normalise_ids(matched["_trace"].fill_null(""), 32).alias("_trace")
+    ).with_columns(
+        (pl.col("_span").is_not_null() & (pl.col("_trace") == pl.col("trace_id"))).alias("_simple")
     )
-    refs, found = _jaeger_references(decoded.filter(~pl.col("_simple")))
+    direct = matched.filter("_simple").select(
+        ROW, col.normalise_ids(matched.filter("_simple")["_span"], 16).alias("parent_span_id")
+    )
+    rest = matched.filter(~pl.col("_simple")).select(ROW, "trace_id", "links")
+    decoded = rest.with_columns(col.decode(rest["links"], col.JAEGER_REFERENCES))
+    refs, found = _jaeger_references(decoded)
     parents = pl.concat([direct, refs[0]]) if refs is not None else direct
     frame = frame.join(parents, on=ROW, how="left")
     if refs is not None:

@@ -228,7 +228,11 @@ def _check(spans: pl.DataFrame, adjust: bool) -> tuple[pl.DataFrame, list[Proble
     found = []
     # Only rows whose (trace, span) id pair repeats can be duplicates: hashing two string
     # columns is cheap, comparing whole rows (lists, structs) is not.
-    repeated = spans.select(pl.struct("trace_id", "span_id").is_duplicated()).to_series()
+    # Hashes first (cheap), then the ids themselves among the few rows they flag.
+    repeated = spans.select(clock_skew.id_hash("span_id").is_duplicated()).to_series()
+    if repeated.any():
+        exact = spans.filter(repeated).select(pl.struct("trace_id", "span_id").is_duplicated())
+        repeated = repeated.scatter(repeated.arg_true(), exact.to_series())
     unique_ids = True
     if repeated.any():
         indexed = spans.with_row_index("_n")

@@ -79,14 +79,20 @@ def to_jaeger_json(spans: Any) -> bytes:
         references.fill_null(pl.lit([], dtype=pl.List(reference_dtype()))).alias("references"),
         (pl.col("start").dt.epoch("us")).alias("startTime"),
         (pl.col("duration_ms") * 1000).round().cast(pl.Int64).alias("duration"),
-        pl.concat_list(kind_tag).alias("tags"),
+        pl.when(_optional(frame, "kind") != "")
+        .then(pl.concat_list(kind_tag))
+        .otherwise(pl.lit([], dtype=pl.List(kind_tag_dtype())))
+        .alias("tags"),
         pl.col("service").alias("processID"),
     ).struct.json_encode()
     # The error tag is spliced in as text so that every span's tag list has one dtype.
-    tagged = pl.when(_optional(frame, "status") == "error").then(
-        span_json.str.replace(
-            '"tags":[', '"tags":[' + error_tag.struct.json_encode() + ",", literal=True
-        )
+    error_json = error_tag.struct.json_encode()
+    failed = _optional(frame, "status") == "error"
+    tagged = (
+        pl.when(failed & (_optional(frame, "kind") != ""))
+        .then(span_json.str.replace('"tags":[', '"tags":[' + error_json + ",", literal=True))
+        .when(failed)
+        .then(span_json.str.replace('"tags":[', '"tags":[' + error_json, literal=True))
     )
     process = pl.struct(pl.col("service").alias("v")).struct.json_encode().str.slice(5).str.head(-1)
     traces = (
@@ -117,3 +123,8 @@ def to_jaeger_json(spans: Any) -> bytes:
 def reference_dtype() -> pl.Struct:
     """Return the dtype of a written Jaeger reference."""
     return pl.Struct({"refType": pl.String, "traceID": pl.String, "spanID": pl.String})
+
+
+def kind_tag_dtype() -> pl.Struct:
+    """Return the dtype of a written Jaeger tag."""
+    return pl.Struct({"key": pl.String, "type": pl.String, "value": pl.String})
