@@ -15,6 +15,7 @@ endif
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
+	@echo "creating $(VENV) and installing the dependencies (about 2 minutes the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -22,7 +23,6 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	@mkdir -p reports
 	$(BIN)/mancerops investigate --dataset $(CASE) --report reports/demo.html
-	@echo "report: reports/demo.html"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

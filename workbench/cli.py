@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +25,14 @@ eval_app = typer.Typer(help="Score the workbench on dataset suites.", no_args_is
 datasets_app = typer.Typer(help="List, locate and fetch the public datasets.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(datasets_app, name="datasets")
+logs_app = typer.Typer(help="Pull logs from Elasticsearch or OpenSearch.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
 
 _state = {"debug": False}
+# Width of tables when stdout is not a terminal (a pipe, a file, a CI log).
+_PIPE_WIDTH = 200
+# A delay beyond a day moves the onset out of every dataset's window.
+_MAX_DELAY_S = 86_400.0
 _PROM = "Prometheus"
 
 
@@ -61,7 +68,10 @@ def investigate(
     ] = None,
     onset: Annotated[
         str | None,
-        typer.Option(help="When the incident started (ISO-8601, UTC); detected when omitted."),
+        typer.Option(
+            help="When the incident started: ISO-8601 (UTC unless a zone is given), epoch s "
+            "or now-15m; detected when omitted."
+        ),
     ] = None,
     top: Annotated[int, typer.Option(help="How many causes to show.", min=1)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -143,11 +153,9 @@ def investigate(
         )
     else:
         case = datasets.load(dataset)
-    result = run(case, onset=onset)
+    result = run(case, onset=_option_time("--onset", onset))
     if report is not None:
-        from workbench.report import write
-
-        write(result, report, top=top, truth=case.truth)
+        _write_report(result, report, top=top, truth=case.truth)
     if as_json:
         payload = result.to_dict(k=top)
         if case.truth is not None:
@@ -179,6 +187,8 @@ def eval_rca(
 
     if delay and not given_onset:
         raise UsageError("--delay only applies with --given-onset")
+    if not math.isfinite(delay) or abs(delay) > _MAX_DELAY_S:
+        raise UsageError(f"--delay must be a number of seconds within ±{_MAX_DELAY_S:g}")
     progress = None if as_json or not sys.stderr.isatty() else _progress_printer()
     result = evaluate_rca(suite, given_onset=given_onset, delay_s=delay, progress=progress)
     if as_json:
@@ -232,6 +242,77 @@ def datasets_fetch(name: Annotated[str, typer.Argument(help="Suite name.")]) -> 
     typer.echo(str(datasets.fetch(name, progress=sys.stderr.isatty())))
 
 
+@logs_app.command("pull")
+def logs_pull(
+    es: Annotated[str, typer.Option("--es", help="Elasticsearch or OpenSearch base URL.")],
+    index: Annotated[str, typer.Option(help="Index name, pattern or list: logs-*,audit.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (a logs frame).")],
+    start: Annotated[str, typer.Option(help="Window start: ISO-8601, epoch s, now-1h.")] = (
+        "now-1h"
+    ),
+    end: Annotated[str, typer.Option(help="Window end (excluded).")] = "now",
+    query: Annotated[str | None, typer.Option(help="Lucene query string.")] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="TOML file: logs column = field name(s); ECS when omitted."),
+    ] = None,
+    page_size: Annotated[int, typer.Option(help="Hits per request.", min=1)] = 2000,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Keep going when some shards fail.")
+    ] = False,
+    user: Annotated[str | None, typer.Option(help="Basic-auth user name.")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the password.")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding an API key (encoded).")
+    ] = None,
+    token_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding a bearer token.")
+    ] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(help="CA certificates to trust (PEM).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each request.")] = 30.0,
+) -> None:
+    """Pull the logs of a time window into a Parquet logs frame, page by page."""
+    import time
+    import tomllib
+
+    from rich.progress import Progress
+
+    from workbench.sources import ElasticsearchSource, LogMapping
+
+    chosen = None
+    if mapping is not None:
+        try:
+            table = tomllib.loads(mapping.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"cannot read the mapping file {mapping}: {exc}") from None
+        chosen = LogMapping.from_dict(table.get("mapping", table))
+    started = time.monotonic()
+    with (
+        ElasticsearchSource(
+            es,
+            username=user,
+            password=_secret(password_env),
+            api_key=_secret(api_key_env),
+            bearer_token=_secret(token_env),
+            ca_bundle=ca_bundle,
+            timeout=timeout,
+            page_size=page_size,
+            allow_partial=allow_partial,
+            mapping=chosen,
+        ) as source,
+        Progress(transient=True, disable=not sys.stderr.isatty()) as bar,
+    ):
+        task = bar.add_task(f"pulling {index}", total=None)
+
+        def show(step) -> None:
+            bar.update(task, completed=step.hits, total=step.total if step.total_exact else None)
+
+        lines = source.to_parquet(out, index, start, end, query=query, progress=show)
+    typer.echo(f"wrote {lines:,} log lines to {out} in {time.monotonic() - started:.1f} s")
+
+
 def _pull_prometheus(url: str, **options):
     import warnings
 
@@ -256,25 +337,59 @@ def _secret(variable: str | None) -> str | None:
     return value
 
 
+def _option_time(option: str, value: str | None):
+    """Return an option's time (ISO-8601, epoch seconds or now-1h) as UTC, or None."""
+    if value is None:
+        return None
+    from workbench.sources.times import parse_time
+
+    try:
+        return parse_time(value)
+    except UsageError as error:
+        raise UsageError(f"{option}: {error}") from None
+    except (OverflowError, OSError, ValueError):
+        raise UsageError(f"{option}: {value!r} is outside the range of dates") from None
+
+
+def _write_report(result, path: Path, **options) -> None:
+    from workbench.report import write
+
+    if path.is_dir() or not path.name:
+        raise UsageError(f"--report {str(path)!r} is a folder; give a file name, e.g. report.html")
+    try:
+        write(result, path, **options)
+    except OSError as error:
+        raise UsageError(f"cannot write the report to {path}: {error.strerror or error}") from None
+
+
+def _console():
+    """Return a console; off a terminal it is wide, so no column is squeezed to nothing."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=_PIPE_WIDTH)
+
+
 def _print_json(payload: dict) -> None:
     sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def _print_ranking(result, top: int) -> None:
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     how = "detected" if result.onset_detected else "given"
-    console = Console()
-    console.print(f"[bold]{result.case or 'metrics'}[/]  onset {_iso(result.onset)} ({how})")
+    console = _console()
+    console.print(
+        f"[bold]{escape(result.case or 'metrics')}[/]  onset {_iso(result.onset)} ({how})"
+    )
     table = Table("#", "service", "indicator", "deviation", "baseline", "observed", "moved")
     table.columns[1].no_wrap = table.columns[2].no_wrap = True
     for cause in result.top(top):
         evidence = cause.evidence
         table.add_row(
             str(cause.rank),
-            cause.service,
-            cause.indicator,
+            escape(cause.service),
+            escape(cause.indicator),
             f"{evidence['deviation']:+.1f} sd",
             f"{evidence['baseline']:.4g}",
             f"{evidence['observed']:.4g}",
@@ -284,11 +399,10 @@ def _print_ranking(result, top: int) -> None:
 
 
 def _print_eval(result: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     overall = result["overall"]
-    console = Console()
+    console = _console()
     onset = "given" + (f" +{result['delay_s']:g} s" if result["delay_s"] else "")
     console.print(
         f"[bold]{result['suite']}[/] {result['cases']} cases, onset "

@@ -106,6 +106,11 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("time,a_cpu,b_mem\n1,2.0,3\n2,4,5\n3,4,5,6\n", ":4: expected 3 fields, found 4"),
         ("time,a_cpu,b_mem\n1,2.0,3\n2,,5\n", ":3: column 'a_cpu': empty cell"),
         ("stamp,a_cpu\n1,2.0\n", ":1: no 'time' column"),
+        ("time,a_cpu,b_mem\n1,2.0,3\n2,nan,4\n", ":3: column 'a_cpu': nan is not a finite"),
+        ("time,a_cpu,b_mem\n1,2.0,3\n2,4,inf\n", ":3: column 'b_mem': inf is not a finite"),
+        ("time,a_cpu,b_mem\n2,2.0,3\n1,4,5\n", ":3: time 1 follows 2"),
+        ("time,a_cpu,b_mem\n1,2.0,3\n2,4,5\n9,4,5\n", ":4: time 9 follows 2"),
+        ("time,a_cpu,a_cpu\n1,2.0,3\n", ":1: column(s) named twice: a_cpu"),
     ],
 )
 def test_malformed_csv_names_file_and_line(tmp_path, text, expected):
@@ -113,3 +118,28 @@ def test_malformed_csv_names_file_and_line(tmp_path, text, expected):
     with pytest.raises(DatasetError) as info:
         rcd.read_indicator_csv(file)
     assert f"{file}{expected}" in str(info.value)
+
+
+def test_a_header_that_is_not_utf8_is_refused(tmp_path):
+    file = tmp_path / "anomalous.csv"
+    file.write_bytes(b"time,c\xe4rts_cpu\n1,2.0\n")
+    with pytest.raises(DatasetError, match=r"anomalous.csv:1: the header is not UTF-8"):
+        rcd.read_indicator_csv(file)
+
+
+def test_normal_and_anomalous_must_share_their_header(tmp_path):
+    case = tmp_path / "sock-shop-data" / "carts-cpu" / "1"
+    case.mkdir(parents=True)
+    (case / "normal.csv").write_text("time,a_cpu,b_mem\n1,1,1\n2,1,1\n")
+    (case / "anomalous.csv").write_text("time,a_cpu\n3,1\n4,1\n")
+    with pytest.raises(DatasetError, match=r"only in normal: \['b_mem'\]"):
+        rcd.load_case(tmp_path, "carts-cpu/1")
+
+
+def test_a_case_missing_a_file_is_listed_and_named_when_loaded(tmp_path):
+    case = tmp_path / "sock-shop-data" / "carts-cpu" / "1"
+    case.mkdir(parents=True)
+    (case / "normal.csv").write_text("time,a_cpu\n1,1\n")
+    assert rcd.case_ids(tmp_path) == ["carts-cpu/1"]
+    with pytest.raises(DatasetError, match=r"cannot read .*carts-cpu/1/anomalous.csv"):
+        rcd.load_case(tmp_path, "carts-cpu/1")

@@ -102,3 +102,33 @@ def test_ranking_as_a_table_for_notebooks():
     assert table.row(0, named=True)["service"] == "b"
     assert table["rank"].to_list() == [1, 2]
     assert "onset 2024-03-01T12:01:20Z (detected)" in result._repr_html_()
+
+
+def test_all_constant_metrics_say_nothing_changed():
+    times = [T0 + timedelta(seconds=i) for i in range(60)]
+    metrics = pl.DataFrame({"timestamp": times, "service": "api", "metric": "up", "value": 1.0})
+    with pytest.raises(UsageError, match="no indicator changed"):
+        investigate(metrics)
+
+
+def test_all_nan_metrics_say_there_is_nothing_to_rank():
+    times = [T0 + timedelta(seconds=i) for i in range(60)]
+    metrics = pl.DataFrame(
+        {"timestamp": times, "service": "api", "metric": "up", "value": float("nan")}
+    )
+    with pytest.raises(UsageError, match="no indicator with a finite value"):
+        investigate(metrics)
+
+
+def test_a_gap_is_not_filled_into_evidence(caplog):
+    # b's cpu stops reporting at the onset: its observed value must not be the carried
+    # baseline, and the silence is logged.
+    metrics = _metrics({("a", "cpu"): 30.0, ("b", "cpu"): 0.0})
+    silent = (pl.col("service") == "b") & (pl.col("timestamp") >= T0 + timedelta(seconds=CHANGE))
+    metrics = metrics.filter(~silent)
+    result = investigate(metrics, onset=T0 + timedelta(seconds=CHANGE))
+    row = result.signals.filter(pl.col("service") == "b").row(0, named=True)
+    assert row["missing_after"] == 1.0
+    assert row["deviation"] == 0.0
+    assert row["observed"] != row["observed"]  # NaN: nothing was measured
+    assert "no sample on one side of the onset" in caplog.text

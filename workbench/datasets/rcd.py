@@ -43,7 +43,10 @@ def case_ids(root: Path) -> list[str]:
     ids = []
     for folder in base.glob("*/*"):
         case_id = f"{folder.parent.name}/{folder.name}"
-        if _CASE_ID.match(case_id) and (folder / ANOMALOUS_FILE).is_file():
+        # A folder with either file is a case: a missing or unreadable one is then named
+        # when the case loads, instead of the case silently vanishing from the suite.
+        has_data = (folder / ANOMALOUS_FILE).exists() or (folder / NORMAL_FILE).exists()
+        if _CASE_ID.match(case_id) and has_data:
             ids.append(case_id)
     return ids
 
@@ -56,6 +59,14 @@ def load_case(root: Path, case_id: str) -> Case:
         raise UnknownCase(f"no case {SUITE}/{case_id} under {root / DATA_DIR}")
     normal = read_indicator_csv(folder / NORMAL_FILE)
     anomalous = read_indicator_csv(folder / ANOMALOUS_FILE)
+    if normal.columns != anomalous.columns:
+        only_normal = sorted(set(normal.columns) - set(anomalous.columns))
+        only_anomalous = sorted(set(anomalous.columns) - set(normal.columns))
+        raise DatasetError(
+            f"{folder / NORMAL_FILE} and {ANOMALOUS_FILE} beside it have different headers "
+            f"(only in normal: {only_normal or 'none'}; only in anomalous: "
+            f"{only_anomalous or 'none'}; or a different order); both must list the same series"
+        )
     first_anomalous = anomalous[TIME_COLUMN][0]
     shift = first_anomalous - STEP_S - normal[TIME_COLUMN][-1]
     wide = pl.concat([normal.with_columns(pl.col(TIME_COLUMN) + shift), anomalous], how="diagonal")
@@ -74,10 +85,7 @@ def read_indicator_csv(file: Path) -> pl.DataFrame:
 
     Raises :class:`DatasetError` naming the file and line of a malformed row.
     """
-    try:
-        header = pl.read_csv(file, n_rows=0).columns
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DatasetError(f"cannot read {file}: {exc}") from exc
+    header = _header(file)
     if TIME_COLUMN not in header:
         raise DatasetError(
             f"{file}:1: no {TIME_COLUMN!r} column in the header "
@@ -92,7 +100,53 @@ def read_indicator_csv(file: Path) -> pl.DataFrame:
         raise _malformed(file, header, "empty cell")
     if frame.is_empty():
         raise DatasetError(f"{file}: no data rows")
+    _check_values(file, frame)
     return frame
+
+
+def _header(file: Path) -> list[str]:
+    """Return the header of ``file``: strict UTF-8, no repeated names."""
+    try:
+        with file.open("rb") as stream:
+            first = stream.readline()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{file}:1: the header is not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+    header = next(csv.reader([text]), [])
+    seen: set[str] = set()
+    repeated = [name for name in header if name in seen or seen.add(name)]
+    if repeated:
+        raise DatasetError(f"{file}:1: column(s) named twice: {', '.join(repeated)}")
+    if not header:
+        raise DatasetError(f"{file}: empty file, no header")
+    return header
+
+
+def _check_values(file: Path, frame: pl.DataFrame) -> None:
+    """Refuse NaN/inf cells and a time that does not advance by exactly one step per row."""
+    values = [c for c in frame.columns if c != TIME_COLUMN]
+    bad = frame.select(
+        pl.any_horizontal([~pl.col(c).is_finite() for c in values]).arg_true().first()
+    ).item()
+    if bad is not None:
+        row = frame.row(bad, named=True)
+        column = next(c for c in values if not math.isfinite(row[c]))
+        raise DatasetError(
+            f"{file}:{bad + 2}: column {column!r}: {row[column]} is not a finite number"
+        )
+    steps = frame[TIME_COLUMN].diff().slice(1)
+    wrong = (steps != STEP_S).arg_true()
+    if wrong.len():
+        at = int(wrong[0]) + 1
+        raise DatasetError(
+            f"{file}:{at + 2}: time {frame[TIME_COLUMN][at]} follows {frame[TIME_COLUMN][at - 1]}; "
+            f"rows must advance by exactly {STEP_S} s (sorted, no gaps or repeats)"
+        )
 
 
 def _malformed(file: Path, header: list[str], fallback: str) -> DatasetError:

@@ -10,11 +10,13 @@ from typing import Any
 
 from workbench import datasets
 from workbench.case import Case
-from workbench.errors import UsageError, WorkbenchError
+from workbench.errors import DatasetError, UsageError, WorkbenchError
 from workbench.eval.scores import accuracy, average_accuracy, distinct_services, rank_of
 from workbench.rca import MetricRanker, investigate
 
 Progress = Callable[[int, int, str], None]
+# The fault type reported for a case whose files could not be read.
+UNREADABLE = "unreadable"
 
 
 def evaluate_rca(
@@ -34,11 +36,28 @@ def evaluate_rca(
     names = datasets.cases(suite)
     per_case = []
     for index, case_id in enumerate(names):
-        case = datasets.load(f"{suite}/{case_id}")
-        per_case.append(_one(case, ranker, given_onset=given_onset, delay_s=delay_s))
+        try:
+            case = datasets.load(f"{suite}/{case_id}")
+        except DatasetError as error:  # a damaged case is a miss; the others still count
+            per_case.append(_unreadable(case_id, error))
+        else:
+            per_case.append(_one(case, ranker, given_onset=given_onset, delay_s=delay_s))
         if progress is not None:
             progress(index + 1, len(names), case_id)
     return _summary(suite, ranker.method, given_onset, delay_s, per_case)
+
+
+def _unreadable(case_id: str, error: DatasetError) -> dict:
+    return {
+        "case": case_id,
+        "truth": None,
+        "fault": UNREADABLE,
+        "rank_of_truth": None,
+        "top5": [],
+        "onset_error_s": None,
+        "seconds": 0.0,
+        "error": str(error),
+    }
 
 
 def _one(case: Case, ranker: MetricRanker, *, given_onset: bool, delay_s: float) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from datetime import UTC, datetime
 
 import numpy as np
@@ -12,6 +14,8 @@ from workbench.detect import DeviationScorer, OnsetDetector, RobustCusumOnset, R
 from workbench.detect.onset import DEFAULT_MIN_SEGMENT, segment_guard
 from workbench.errors import UsageError
 from workbench.rca.model import Cause, Investigation, Window, iso
+
+log = logging.getLogger(__name__)
 
 METHOD_NAME = "mancerops-metrics"
 METHOD_VERSION = "0.1"
@@ -69,16 +73,26 @@ class MetricRanker:
                 f"{case or 'the input'} has no metrics; the ranking works on metrics "
                 "(logs and traces alone are not ranked yet). Give a case or frame with metrics."
             )
-        times, columns, X = _matrix(metrics)
+        times, columns, raw, X = _matrix(metrics)
         n = len(times)
+        if not columns:
+            raise UsageError(
+                f"{case or 'the input'} has no indicator with a finite value; nothing to rank"
+            )
         guard = segment_guard(n, self.min_segment)
+        span = f"the data covers {iso(_to_datetime(times[0]))} to {iso(_to_datetime(times[-1]))}"
         if n < 2 * guard:
             raise UsageError(
-                f"the metrics hold {n} time steps; at least {2 * guard} are needed "
+                f"the metrics hold {n} time steps ({span}); at least {2 * guard} are needed "
                 "to tell normal from abnormal. Widen the time range."
             )
         self.detector.fit(X)
         if onset is None:
+            if not np.any(self.detector.profile_ > 0):
+                raise UsageError(
+                    f"no indicator changed ({span}): every series is constant, so there is "
+                    "no onset to find and nothing to rank. Widen the range or give --onset."
+                )
             split = self.detector.onset_index_
         else:
             split = int(np.searchsorted(times, _as_ns(onset), side="left"))
@@ -86,13 +100,31 @@ class MetricRanker:
             if min(before, after) < guard:
                 raise UsageError(
                     f"the onset {iso(onset)} leaves {before} samples before it and "
-                    f"{after} after; at least {guard} are needed on each side. "
+                    f"{after} after ({span}); at least {guard} are needed on each side. "
                     "Widen the time range or move the onset."
                 )
-        self.scorer.fit(X[:split])
-        deviation = self.scorer.score(X[split:])
-        observed = np.nanmedian(X[split:], axis=0)
-        column_onsets = times[np.maximum(self.detector.column_onsets_, 0)]
+        # Scores come from the samples as measured: a gap stays a gap (filled values are
+        # only for finding the onset), and an indicator silent on one side scores 0.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.scorer.fit(raw[:split])
+            deviation = self.scorer.score(raw[split:])
+            observed = np.nanmedian(raw[split:], axis=0)
+        deviation = np.where(np.isfinite(deviation), deviation, 0.0)
+        missing_before = np.isnan(raw[:split]).mean(axis=0)
+        missing_after = np.isnan(raw[split:]).mean(axis=0)
+        silent = [
+            _indicator(*columns[i])
+            for i in np.flatnonzero((missing_after == 1) | (missing_before == 1))
+        ]
+        if silent:
+            log.warning(
+                "%d indicator(s) have no sample on one side of the onset and score 0: %s",
+                len(silent),
+                ", ".join(silent[:5]) + (" ..." if len(silent) > 5 else ""),
+            )
+        moved = deviation != 0
+        column_onsets = np.where(moved, times[np.maximum(self.detector.column_onsets_, 0)], -1)
 
         stamp = _to_datetime
         baseline = Window(stamp(times[0]), stamp(times[split - 1]))
@@ -108,10 +140,15 @@ class MetricRanker:
                     "observed": observed,
                     "scale": self.scorer.scale_,
                     "onset": column_onsets,
+                    "missing_before": missing_before,
+                    "missing_after": missing_after,
                 }
             )
             .with_columns(
-                pl.col("onset").cast(pl.Datetime("ns", "UTC")),
+                pl.when(pl.col("onset") >= 0)
+                .then(pl.col("onset"))
+                .cast(pl.Datetime("ns", "UTC"))
+                .alias("onset"),
                 pl.col("deviation").abs().alias("score"),
             )
             .sort(["score", "service", "metric"], descending=[True, False, False])
@@ -130,14 +167,16 @@ class MetricRanker:
         )
 
 
-def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
-    """Return sample times (int ns), the (service, metric) of each column, and the values.
+def _matrix(
+    metrics: pl.DataFrame,
+) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """Return sample times (int ns), each column's (service, metric), raw and filled values.
 
     Samples are put on one grid at the series' common step (scrapes of different targets
     land a second or so apart); samples of one indicator in the same slot are averaged.
-    Non-finite values and empty slots are filled from the previous sample (then the next
-    one at the start) so every indicator is defined at every step; an indicator with no
-    finite sample at all is left out.
+    In the raw values non-finite samples and empty slots are NaN; the filled copy carries
+    the previous sample forward (the next one at the start), for the onset detector. An
+    indicator with no finite sample at all is left out, and logged.
     """
     keyed = metrics.select(
         pl.col("timestamp").dt.epoch("ns").alias("t"),
@@ -149,14 +188,22 @@ def _matrix(metrics: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]], n
     table = keyed.pivot(on="key", index="t", values="value", aggregate_function="mean")
     table = table.sort("t")
     keys = [c for c in table.columns if c != "t"]
-    table = table.with_columns(pl.col(keys).forward_fill().backward_fill())
-    present = [k for k in keys if table[k].null_count() == 0]
+    present = [k for k in keys if table[k].null_count() < table.height]
+    if len(present) < len(keys):
+        empty = sorted(set(keys) - set(present))
+        log.warning(
+            "%d indicator(s) have no finite sample and are left out: %s",
+            len(empty),
+            ", ".join(_indicator(*k.split(_KEY_SEPARATOR, 1)) for k in empty[:5]),
+        )
     pairs = [tuple(k.split(_KEY_SEPARATOR, 1)) for k in present]
     order = sorted(range(len(pairs)), key=lambda i: pairs[i])
     columns = [pairs[i] for i in order]
-    values = table.select([present[i] for i in order]).to_numpy().astype(float, copy=False)
+    chosen = table.select([present[i] for i in order])
+    raw = chosen.to_numpy().astype(float).reshape(table.height, len(columns))
+    filled = chosen.select(pl.all().forward_fill().backward_fill()).to_numpy()
     times = table["t"].to_numpy()
-    return times, columns, values.reshape(len(times), len(columns))
+    return times, columns, raw, filled.astype(float).reshape(table.height, len(columns))
 
 
 def _common_step(keyed: pl.DataFrame) -> int:
@@ -224,7 +271,13 @@ def _indicator(service: str, metric: str) -> str:
 def _as_ns(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(pl.Series([value]).cast(pl.Datetime("ns", "UTC")).dt.epoch("ns")[0])
+    try:
+        return int(pl.Series([value]).cast(pl.Datetime("ns", "UTC")).dt.epoch("ns")[0])
+    except pl.exceptions.PolarsError:
+        raise UsageError(
+            f"the onset {iso(value)} is outside the years 1678-2261 that nanosecond "
+            "timestamps can hold"
+        ) from None
 
 
 def _to_datetime(ns: int) -> datetime:
