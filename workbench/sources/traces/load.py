@@ -146,9 +146,15 @@ def _parse(
     for batch in batches.values():
         found += [_note_problem(note) for note in batch.notes]
     parts = []
+    del documents  # views into the file's bytes, no longer needed
     for style, batch in batches.items():
         if len(batch):
-            spans, batch_problems = finish(batch.to_frame(), style)
+            raw = batch.to_frame()
+            # The decoded structs (and the raw slices that keep the file's bytes alive)
+            # are in columns now: free them before the columnar work.
+            batch.spans.clear()
+            spans, batch_problems = finish(raw, style)
+            del raw
             parts.append(spans)
             found += batch_problems
     spans = pl.concat(parts, how="vertical_relaxed") if parts else _empty()
