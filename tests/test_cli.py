@@ -132,3 +132,57 @@ def test_a_case_without_metrics_says_so():
     run = mancerops("investigate", "--dataset", "loghub-2k/HDFS")
     assert run.returncode == 2
     assert "loghub-2k/HDFS has no metrics" in run.stderr
+
+
+def test_onset_takes_epoch_seconds_like_start_and_end():
+    # 1652812675 = 2022-05-17T18:37:55Z, the first row of carts-cpu/1's anomalous.csv
+    run = mancerops(
+        "investigate", "--dataset", "rcd-sockshop/carts-cpu/1", "--onset", "1652812675", "--json"
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["onset"] == "2022-05-17T18:37:55Z"
+
+
+def test_onset_outside_nanosecond_years_is_a_usage_error():
+    run = mancerops(
+        "investigate", "--dataset", "rcd-sockshop/carts-cpu/1", "--onset", "0001-01-01T00:00:00Z"
+    )
+    assert run.returncode == 2 and "outside the years 1678-2261" in run.stderr
+
+
+def test_report_to_a_folder_is_refused(tmp_path):
+    run = mancerops(
+        "investigate", "--dataset", "rcd-sockshop/carts-cpu/1", "--report", str(tmp_path)
+    )
+    assert run.returncode == 2 and "is a folder" in run.stderr
+
+
+def test_delay_must_be_finite():
+    run = mancerops("eval", "rca", "--suite", "rcd-sockshop", "--given-onset", "--delay", "nan")
+    assert run.returncode == 2 and "--delay must be" in run.stderr
+
+
+def test_table_off_a_terminal_keeps_every_column():
+    run = mancerops("investigate", "--dataset", "nezha/2023-01-29/08_43")
+    assert run.returncode == 0, run.stderr
+    first = next(line for line in run.stdout.splitlines() if line.startswith("│ 1 "))
+    assert " sd " in first and "…" not in first
+
+
+def test_service_names_are_not_read_as_markup(capsys):
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from workbench import cli
+    from workbench.rca import investigate
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    times = [t0 + timedelta(seconds=i) for i in range(40)]
+    metrics = pl.concat(
+        pl.DataFrame({"timestamp": times, "service": name, "metric": "cpu", "value": values})
+        for name, values in [("[/bold]x", [1.0] * 20 + [9.0] * 20), ("[red]y[/red]", [1.0] * 40)]
+    )
+    cli._print_ranking(investigate(metrics), 2)
+    out = capsys.readouterr().out
+    assert "[/bold]x" in out and "[red]y[/red]" in out
