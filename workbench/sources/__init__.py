@@ -29,6 +29,7 @@ _LAZY = {
     "traces": ("workbench.sources.traces", None),
     "read_spans": ("workbench.sources.traces", "read_spans"),
     "load_spans": ("workbench.sources.traces", "load_spans"),
+    "JaegerSource": ("workbench.sources.jaeger", "JaegerSource"),
 }
 
 __all__ = list(_LAZY)
