@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 SOURCE = "prometheus"
 DEFAULT_TIMEOUT_S = 30.0
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus refuses query_range answers longer than this
+# A guard against a typo (start 0, step 1 ms) sending thousands of requests: a year at
+# 15 s is about 2.1 million steps.
+MAX_STEPS_PER_PULL = 5_000_000
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RESOLUTION = 1_000  # points per series when no step is given
 DEFAULT_RETRIES = 2
@@ -380,6 +383,13 @@ class PrometheusSource:
         if end_ms < start_ms:
             raise UsageError(f"the range ends ({_iso(end_ms)}) before it starts ({_iso(start_ms)})")
         step_ms = duration_millis(step) if step is not None else self.auto_step(start_ms, end_ms)
+        points = (end_ms - start_ms) // step_ms + 1
+        if points > MAX_STEPS_PER_PULL:
+            raise UsageError(
+                f"the range {_iso(start_ms)} to {_iso(end_ms)} at a {step_ms / 1000:g} s step is "
+                f"{points:,} points per series (the most this pulls is {MAX_STEPS_PER_PULL:,}); "
+                "raise the step or shorten the range"
+            )
         return start_ms, end_ms, step_ms
 
     # -- transport ---------------------------------------------------------------------
