@@ -36,6 +36,12 @@ class DatasetNotFound(DatasetError):
     exit_code = 1
 
 
+class DownloadError(DatasetError):
+    """Fetching a dataset from its upstream failed (network, server, or a bad archive)."""
+
+    exit_code = 1
+
+
 class UnknownCase(UsageError):
     """A suite or case name that the catalog does not hold."""
 

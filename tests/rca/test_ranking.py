@@ -132,3 +132,17 @@ def test_a_gap_is_not_filled_into_evidence(caplog):
     assert row["deviation"] == 0.0
     assert row["observed"] != row["observed"]  # NaN: nothing was measured
     assert "no sample on one side of the onset" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "onset",
+    [
+        1709294490,  # 2024-03-01T12:01:30Z as epoch seconds
+        "1709294490",
+        np.datetime64("2024-03-01T12:01:30"),
+        "2024-03-01T13:01:30+01:00",
+    ],
+)
+def test_onset_may_be_given_as_epoch_numpy_or_zoned_text(onset):
+    metrics = _metrics({("a", "cpu"): 30.0, ("b", "cpu"): 0.0})
+    assert investigate(metrics, onset=onset).onset == T0 + timedelta(seconds=90)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.datasets._locate import ENV_VAR, cache_root
 from workbench.datasets._manifest import Manifest, read_manifest, verify_folder
-from workbench.errors import DatasetError
+from workbench.errors import DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _download(manifest: Manifest, progress: bool) -> Path:
             progressbar=progress,
         )
     except (requests.RequestException, OSError) as exc:
-        raise DatasetError(
+        raise DownloadError(
             f"cannot download {manifest.name} from {url}: {exc}. "
             f"Check the network, or set {ENV_VAR} to a folder holding a mirror "
             f"(with a {manifest.folder}/ subfolder)."
@@ -83,12 +83,12 @@ def _extract(manifest: Manifest, archive: Path, staging: Path) -> None:
                     shutil.copyfileobj(source, sink)
                 found.add(relative)
     except (tarfile.TarError, OSError) as exc:
-        raise DatasetError(
+        raise DownloadError(
             f"cannot extract {archive} for {manifest.name}: {exc}; delete it and fetch again"
         ) from exc
     missing = sorted(wanted - found)
     if missing:
-        raise DatasetError(
+        raise DownloadError(
             f"the archive of {manifest.name} at commit {manifest.commit} lacks "
             f"{len(missing)} manifest file(s), e.g. {', '.join(missing[:3])}"
         )

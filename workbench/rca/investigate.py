@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+
+import numpy as np
 
 from workbench.case import Case
 from workbench.errors import UsageError
@@ -20,8 +22,9 @@ def investigate(
     """Rank the likely root-cause services of an incident, each with its evidence.
 
     ``source`` is a :class:`~workbench.case.Case` or a metrics frame (polars or pandas).
-    ``onset`` is when the incident started, if known (a datetime or ISO-8601 string,
-    UTC when it has no zone); without it the onset is detected from the data.
+    ``onset`` is when the incident started, if known: a datetime (numpy, pandas or
+    stdlib), epoch seconds, or ISO-8601 text, UTC when it has no zone; without it the
+    onset is detected from the data.
     """
     ranker = ranker if ranker is not None else MetricRanker()
     if isinstance(source, Case):
@@ -31,9 +34,23 @@ def investigate(
     return ranker.rank(metrics, _parse_onset(onset), case=name)
 
 
-def _parse_onset(onset: datetime | str | None) -> datetime | None:
+def _parse_onset(onset: Any) -> datetime | None:
     if onset is None or isinstance(onset, datetime):
         return None if onset is None else (onset if onset.tzinfo else onset.replace(tzinfo=UTC))
+    if isinstance(onset, int | float) and not isinstance(onset, bool):
+        return _from_epoch(onset)
+    if isinstance(onset, np.datetime64):
+        return _parse_onset(onset.astype("datetime64[us]").item())
+    if hasattr(onset, "to_pydatetime"):  # pandas Timestamp
+        return _parse_onset(onset.to_pydatetime())
+    if isinstance(onset, date):
+        return datetime.combine(onset, time(), tzinfo=UTC)
+    if not isinstance(onset, str):
+        raise UsageError(
+            f"onset {onset!r} is not a time; give a datetime, epoch seconds or ISO-8601 text"
+        )
+    if onset.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return _from_epoch(float(onset))
     try:
         parsed = datetime.fromisoformat(onset.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -41,3 +58,10 @@ def _parse_onset(onset: datetime | str | None) -> datetime | None:
             f"onset {onset!r} is not an ISO-8601 time; write e.g. 2022-05-17T10:30:00Z"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _from_epoch(seconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise UsageError(f"onset {seconds!r} is not an epoch second within the calendar") from None
