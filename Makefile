@@ -11,7 +11,7 @@ ifeq ($(origin MANCEROPS_DATASETS), undefined)
   endif
 endif
 
-.PHONY: demo test lint bench bench-prometheus servers clean
+.PHONY: demo test lint bench bench-prometheus bench-elasticsearch servers clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
@@ -43,6 +43,11 @@ bench: $(BIN)/.bench-installed
 bench-prometheus: $(BIN)/.bench-installed
 	@mkdir -p reports
 	$(BIN)/python benchmarks/bench_prometheus.py --out reports/bench_prometheus.json
+
+# ElasticsearchSource vs opensearch-py on a day of Nezha logs in a real OpenSearch.
+bench-elasticsearch: $(BIN)/.bench-installed
+	@mkdir -p reports
+	$(BIN)/python benchmarks/bench_elasticsearch.py --out reports/bench_elasticsearch.json
 
 # Debian's prometheus, OpenSearch and Elasticsearch (Maven Central, cached in
 # ~/.cache/mancerops-ci) for the source tests; no daemon is started.

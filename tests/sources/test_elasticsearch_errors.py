@@ -393,3 +393,28 @@ def test_transport_errors_do_not_leak_httpx_types():
     with pytest.raises(SourceUnavailable) as raised, quick("http://127.0.0.1:9", retries=0) as s:
         s.info()
     assert not isinstance(raised.value, httpx.HTTPError)
+
+
+def test_a_server_without_a_pit_handler_is_paged_by_scroll(script):
+    # OpenSearch 1.x with compatibility.override_main_response_version reports 7.10.2:
+    # new enough by the number, but it has no point-in-time API.
+    server = script(
+        {
+            ("GET", "/"): [{"version": {"distribution": "opensearch", "number": "7.10.2"}}],
+            ("POST", "/_search/scroll"): [{**page(), "_scroll_id": "s1"}],
+            ("DELETE", "/_search/scroll"): [{"succeeded": True}],
+            ("POST", "/_search"): [{**page(hit("a", 5)), "_scroll_id": "s1"}],
+        }
+    )
+    with quick(server.url) as source:
+        assert source.logs("logs", *WINDOW).height == 1
+    assert [r[1].split("?")[0] for r in server.requests if r[0] == "POST"] == [
+        "/logs/_search/point_in_time",
+        "/logs/_search",
+        "/_search/scroll",
+    ]
+    with (
+        pytest.raises(SourceError, match="no handler found"),
+        quick(server.url, pagination="pit") as source,
+    ):
+        source.logs("logs", *WINDOW)

@@ -79,7 +79,7 @@ def test_arrays_and_objects_become_text():
     assert row["message"] == "first\nsecond"
     assert row["tags.k"] == "a\nb"  # arrays of objects merge per key, as Elasticsearch does
     assert (row["http.status"], row["http.ok"], row["spans.id"]) == ("503", "false", "1\n2")
-    assert row["http"] is None  # an object is reached through its leaves
+    assert row["http"] == '{"status":503,"ok":false}'  # an object asked for whole: JSON
 
 
 def test_an_empty_page_has_the_logs_schema():
@@ -145,3 +145,15 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error():
     # checked before the server is asked anything: this URL has no server
     with pytest.raises(UsageError, match="ends"), ElasticsearchSource("http://127.0.0.1:9") as s:
         s.iter_hits("logs", "2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z")
+
+
+def test_any_mix_of_nesting_and_dots_reaches_a_field():
+    spellings = [
+        {"kubernetes": {"pod": {"name": "a"}}},
+        {"kubernetes.pod.name": "b"},
+        {"kubernetes": {"pod.name": "c"}},
+        {"kubernetes.pod": {"name": "d"}},
+        {"kubernetes": [{"pod": {"name": "e"}}, {"pod": [{"name": "f"}]}]},
+    ]
+    frame = hits_to_logs([hit({"message": "m", **s}) for s in spellings])
+    assert frame["pod"].to_list() == ["a", "b", "c", "d", "e\nf"]

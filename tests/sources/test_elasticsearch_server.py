@@ -6,13 +6,17 @@ Elasticsearch's ``_pit`` with ``_shard_doc``. Expected values are the dataset's 
 logs frame (ECS indices) or the raw CSV rows (Nezha-layout index).
 """
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import esdata
 import polars as pl
+import pytest
 from esdata import COMPARED, ECS_INDICES, ECS_PATTERN, RAW_INDEX, sortable
 from polars.testing import assert_frame_equal
 
+from workbench.errors import QueryError
 from workbench.sources import ElasticsearchSource, LogMapping
 
 NEZHA_LAYOUT = LogMapping(
@@ -73,10 +77,10 @@ def test_a_sub_window_is_half_open_and_exact(search):
     expected = esdata.case_logs()
     first = expected["timestamp"].min()
     start, end = first + timedelta(seconds=100), first + timedelta(seconds=160)
-    frame, seen = pull(search, ECS_PATTERN, start, end, page_size=53)
+    frame, seen = pull(search, ECS_PATTERN, start, end, page_size=97)
     want = between(expected, start, end)
     assert 1000 < want.height == frame.height
-    assert len(seen) >= 20
+    assert len(seen) == -(-want.height // 97)
     assert_frame_equal(sortable(frame), sortable(want))
     # a line stamped exactly at the start is in, one exactly at the end is out
     edge, after = expected["timestamp"].sort().unique(maintain_order=True)[1000:1002]
@@ -94,7 +98,7 @@ def test_one_index_and_a_list_of_indices(search):
 
 def test_query_string_and_dsl_filter_select_lines(search):
     expected = esdata.case_logs()
-    with ElasticsearchSource(search.url, page_size=5) as source:
+    with ElasticsearchSource(search.url, page_size=100) as source:
         errors = source.logs(
             ECS_PATTERN,
             *window(),
@@ -181,3 +185,42 @@ def test_an_empty_window_is_an_empty_frame_of_the_logs_schema(search):
     assert frame.is_empty()
     assert frame.schema["timestamp"] == pl.Datetime("ns", "UTC")
     assert set(COMPARED) <= set(frame.columns)
+
+
+def test_to_parquet_writes_the_window_page_by_page(search, tmp_path):
+    out = tmp_path / "logs.parquet"
+    with ElasticsearchSource(search.url, page_size=100) as source:
+        written = source.to_parquet(out, ECS_PATTERN, *window(), page_size=500)
+        with pytest.raises(QueryError):
+            source.to_parquet(tmp_path / "never.parquet", "nope", *window())
+    assert written == esdata.case_logs().height
+    assert_frame_equal(sortable(pl.read_parquet(out)), sortable(esdata.case_logs()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs.parquet"]  # no partial file
+
+
+def test_the_logs_pull_command_writes_parquet_and_keeps_secrets_in_the_environment(
+    opensearch, tmp_path
+):
+    out = tmp_path / "errors.parquet"
+    start, end = (t.isoformat() for t in window())
+    run = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "logs", "pull", "--es", opensearch.url,
+         "--index", ECS_PATTERN, "--start", start, "--end", end, "--out", str(out),
+         "--query", "log.level:ERROR", "--page-size", "20"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    want = esdata.case_logs().filter(pl.col("level") == "error")
+    assert f"wrote {want.height:,} log lines to {out}" in run.stdout
+    assert_frame_equal(sortable(pl.read_parquet(out)), sortable(want))
+    for extra, says in (
+        ([], "no index matches 'nope'"),
+        (["--password-env", "NO_SUCH_VARIABLE_SET"], "NO_SUCH_VARIABLE_SET is not set"),
+    ):
+        failed = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", "logs", "pull", "--es", opensearch.url,
+             "--index", "nope", "--out", str(tmp_path / "no.parquet"), *extra],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert failed.returncode == 2 and says in failed.stderr
+    assert not (tmp_path / "no.parquet").exists()

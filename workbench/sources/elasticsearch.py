@@ -37,6 +37,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,6 +240,10 @@ _ES_PIT = _Dialect(ELASTICSEARCH, "_pit", "id", "_pit", "_shard_doc")
 _OPENSEARCH_PIT = _Dialect(
     OPENSEARCH, "_search/point_in_time", "pit_id", "_search/point_in_time", "_id"
 )
+
+
+class _NoPit(Exception):
+    """The server has no point-in-time handler under any dialect's URL."""
 
 
 class _Failure(Exception):
@@ -574,6 +579,63 @@ class ElasticsearchSource:
             return hits_to_logs([], mapping, _extras(fields))
         return pl.concat(parts, how="vertical", rechunk=True)
 
+    def to_parquet(
+        self,
+        path: str | Path,
+        index: str,
+        start: datetime | str | float | None = None,
+        end: datetime | str | float | None = None,
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        fields: Sequence[str] = (),
+        mapping: LogMapping | None = None,
+        page_size: int | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> int:
+        """Write the window to a Parquet file page by page; return the lines written.
+
+        Memory stays that of one page however long the window. The file appears only
+        when the pull is complete (it is written beside ``path`` and renamed), so a
+        failed pull never leaves a file that looks whole.
+        """
+        import pyarrow.parquet as pq
+
+        mapping = mapping or self.mapping
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        writer = None
+        written = 0
+        try:
+            for frame in self.iter_logs(
+                index,
+                start,
+                end,
+                query=query,
+                filter=filter,
+                fields=fields,
+                mapping=mapping,
+                page_size=page_size,
+                progress=progress,
+            ):
+                table = frame.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+                writer.write_table(table)
+                written += frame.height
+            if writer is None:
+                empty = hits_to_logs([], mapping, _extras(fields)).to_arrow()
+                writer = pq.ParquetWriter(partial, empty.schema, compression="zstd")
+                writer.write_table(empty)
+            writer.close()
+            writer = None
+            partial.replace(target)
+        finally:
+            if writer is not None:
+                writer.close()
+            partial.unlink(missing_ok=True)
+        return written
+
     # -- paging ------------------------------------------------------------------------
 
     def _pages(
@@ -591,11 +653,20 @@ class ElasticsearchSource:
         body = {**body, "size": size, "sort": [{timestamp: sort_key}]}
         pull = _Pull(index)
         mode = self._mode(info)
+        opened = None
+        if mode == PIT:
+            try:
+                opened = self._open_pit(index, info, pull)
+            except _NoPit as exc:
+                # A server that calls itself new enough but has no PIT handler (e.g.
+                # OpenSearch 1.x reporting 7.10.2 for old clients): scroll instead.
+                logger.info("%s has no point in time (%s); paging by scroll", self.url, exc)
+                mode = SCROLL
         logger.debug("pulling %r from %s by %s, %d hits a page", index, self.url, mode, size)
-        if mode == SCROLL:
+        if opened is None:
             pages = self._scroll(index, body, info, pull)
         else:
-            pages = self._pit(index, body, info, pull)
+            pages = self._pit(index, body, opened, pull)
         try:
             for hits in pages:
                 pull.pages += 1
@@ -630,28 +701,36 @@ class ElasticsearchSource:
         return SCROLL
 
     def _pit(
-        self, index: str, body: dict[str, Any], info: ServerInfo, pull: _Pull
+        self, index: str, body: dict[str, Any], opened: tuple[_Dialect, str], pull: _Pull
     ) -> Iterator[list[dict[str, Any]]]:
-        dialect, pit_id = self._open_pit(index, info, pull)
+        dialect, pit_id = opened
         body["sort"].append({dialect.tiebreaker: "asc"})
         what = f"the search of {index!r}"
+
+        def fetch(search_after: list[Any] | None) -> Any:
+            request = {**body, "pit": {"id": pit_id, "keep_alive": self.keep_alive}}
+            request["track_total_hits"] = search_after is None
+            if search_after is not None:
+                request["search_after"] = search_after
+            return self._call("POST", "_search", body=request, what=what)
+
+        # The next page is asked for as soon as this one's last sort values are known,
+        # so the server works on it while the caller turns this one into a frame.
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="search-page")
+        pending: Future | None = ahead.submit(fetch, None)
         try:
-            search_after = None
             while True:
-                request = {**body, "pit": {"id": pit_id, "keep_alive": self.keep_alive}}
-                request["track_total_hits"] = pull.pages == 0
-                if search_after is not None:
-                    request["search_after"] = search_after
                 try:
-                    answer = self._call("POST", "_search", body=request, what=what)
+                    answer = pending.result()
                 except _Failure as failure:
                     raise self._error(failure, what, index, pull, pit=True) from failure
+                finally:
+                    pending = None
                 # The id may change from answer to answer: always go on with the latest.
                 pit_id = answer.get("pit_id") or pit_id
                 hits = self._page(answer, pull, what)
                 if not hits:
                     return
-                yield hits
                 search_after = hits[-1].get("sort")
                 if not search_after:
                     raise SourceError(
@@ -660,7 +739,11 @@ class ElasticsearchSource:
                         source=SOURCE,
                         url=self.url,
                     )
+                pending = ahead.submit(fetch, search_after)
+                yield hits
         finally:
+            pit_id = _settle(pending, "pit_id", pit_id)
+            ahead.shutdown(wait=True)
             self._release("DELETE", dialect.close_path, dialect.close_body(pit_id), "point in time")
 
     def _open_pit(self, index: str, info: ServerInfo, pull: _Pull) -> tuple[_Dialect, str]:
@@ -685,6 +768,15 @@ class ElasticsearchSource:
                 )
                 if unknown_url and position + 1 < len(dialects) and not failure.elastic:
                     continue
+                if unknown_url and self.pagination == AUTO:
+                    raise _NoPit(failure.described) from failure
+                if unknown_url:
+                    raise SourceError(
+                        f"{self._name} at {self.url} has no point-in-time API "
+                        f"({failure.described}); use pagination='scroll' or 'auto'",
+                        source=SOURCE,
+                        url=self.url,
+                    ) from failure
                 if failure.status == 400 and "invalid id: [null]" in failure.reason:
                     # OpenSearch 2.x answers a pattern that matches no index this way.
                     raise self._missing(index, failure) from failure
@@ -719,30 +811,42 @@ class ElasticsearchSource:
         except _Failure as failure:
             raise self._error(failure, what, index, pull) from failure
         scroll_id = answer.get("_scroll_id")
+
+        def fetch() -> Any:
+            return self._call(
+                "POST",
+                "_search/scroll",
+                body={"scroll": self.keep_alive, "scroll_id": scroll_id},
+                what=what,
+                moves_on=True,
+            )
+
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="scroll-page")
+        pending: Future | None = None
         try:
             while True:
+                if pending is not None:
+                    try:
+                        answer = pending.result()
+                    except _Failure as failure:
+                        raise self._error(failure, what, index, pull, pit=False) from failure
+                    finally:
+                        pending = None
+                    scroll_id = answer.get("_scroll_id") or scroll_id
                 hits = self._page(answer, pull, what)
                 if not hits:
                     return
-                yield hits
                 if not scroll_id:
                     raise SourceError(
                         f"{self._name} at {self.url} sent no scroll id for {what}",
                         source=SOURCE,
                         url=self.url,
                     )
-                try:
-                    answer = self._call(
-                        "POST",
-                        "_search/scroll",
-                        body={"scroll": self.keep_alive, "scroll_id": scroll_id},
-                        what=what,
-                        moves_on=True,
-                    )
-                except _Failure as failure:
-                    raise self._error(failure, what, index, pull, pit=False) from failure
-                scroll_id = answer.get("_scroll_id") or scroll_id
+                pending = ahead.submit(fetch)
+                yield hits
         finally:
+            scroll_id = _settle(pending, "_scroll_id", scroll_id)
+            ahead.shutdown(wait=True)
             if scroll_id:
                 self._release("DELETE", "_search/scroll", {"scroll_id": [scroll_id]}, "scroll")
 
@@ -803,8 +907,8 @@ class ElasticsearchSource:
             response = self._client.request(
                 method, path, content=orjson.dumps(body), timeout=CLOSE_TIMEOUT_S
             )
-        except httpx.HTTPError as exc:
-            logger.info("could not close the %s at %s: %s", what, self.url, transport_reason(exc))
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client is closed
+            logger.info("could not close the %s at %s: %s", what, self.url, exc)
             return
         if response.status_code >= 300 and response.status_code != 404:
             logger.info(
@@ -1094,8 +1198,9 @@ def hits_to_logs(
     """
     # Hits are JSON documents of any shape (nested objects or dotted keys, arrays, a
     # field typed differently in two indices), which no columnar JSON reader takes as
-    # is: each one is flattened once here, then every column is built in one go.
-    flat = [_flatten(hit.get("_source") or {}) for hit in hits]
+    # is: each wanted field is looked up in each source here (a few dict lookups; the
+    # sources hold only the wanted fields), then every column is built in one go.
+    sources = [hit.get("_source") or {} for hit in hits]
     stamps = pl.Series("timestamp", [hit.get("sort", (None,))[0] for hit in hits], pl.Int64)
     if not nanos:
         stamps = stamps * 1_000_000
@@ -1103,10 +1208,14 @@ def hits_to_logs(
         "timestamp": stamps.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
     }
     for column, paths in mapping.columns():
-        columns[column] = pl.Series(column, [_text(_first(f, paths)) for f in flat], pl.String)
+        if len(paths) == 1:
+            values = [_text(_lookup(source, paths[0])) for source in sources]
+        else:
+            values = [_text(_first(source, paths)) for source in sources]
+        columns[column] = pl.Series(column, values, pl.String)
     columns["source"] = pl.Series("source", [hit.get("_index", "") for hit in hits], pl.String)
     for name in extras:
-        columns[name] = pl.Series(name, [_text(f.get(name)) for f in flat], pl.String)
+        columns[name] = pl.Series(name, [_text(_lookup(s, name)) for s in sources], pl.String)
     frame = pl.DataFrame(columns)
     tidy = [pl.col(c).fill_null("") for c, _ in mapping.columns()]
     frame = frame.with_columns(tidy)
@@ -1134,57 +1243,76 @@ def hits_total(block: Mapping[str, Any]) -> tuple[int, str] | None:
     return None
 
 
-def _flatten(document: Mapping[str, Any], prefix: str = "", into: dict | None = None) -> dict:
-    """Return ``{dotted.path: value}`` for a JSON document; arrays of objects merge per key."""
-    out: dict[str, Any] = {} if into is None else into
-    for key, value in document.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            _flatten(value, f"{name}.", out)
-        elif isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
-            for item in value:
-                if isinstance(item, Mapping):
-                    for inner, inner_value in _flatten(item, f"{name}.").items():
-                        _put(out, inner, inner_value)
-                else:
-                    _put(out, name, item)
+def _lookup(node: dict[str, Any], path: str) -> Any:
+    """Return the value at dotted ``path``, through nested objects or dotted keys alike.
+
+    ``{"service": {"name": v}}``, ``{"service.name": v}`` and mixes of both give ``v``;
+    through an array of objects, the values of every element (as Elasticsearch indexes
+    them).
+    """
+    value = node.get(path)
+    if value is not None:
+        return value
+    dot = path.find(".")
+    while dot != -1:
+        head = node.get(path[:dot])
+        if head is not None:
+            rest = path[dot + 1 :]
+            if type(head) is dict:
+                value = _lookup(head, rest)
+            elif type(head) is list:
+                found = [_lookup(item, rest) for item in head if type(item) is dict]
+                value = [v for v in _flat_list(found) if v is not None] or None
+            if value is not None:
+                return value
+        dot = path.find(".", dot + 1)
+    return None
+
+
+def _flat_list(values: list[Any]) -> Iterator[Any]:
+    for value in values:
+        if type(value) is list:
+            yield from value
         else:
-            _put(out, name, value)
-    return out
+            yield value
 
 
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if key not in out:
-        out[key] = value
-        return
-    held = out[key]
-    held = held if isinstance(held, list) else [held]
-    out[key] = held + (value if isinstance(value, list) else [value])
-
-
-def _first(flat: Mapping[str, Any], paths: tuple[str, ...]) -> Any:
+def _first(source: dict[str, Any], paths: tuple[str, ...]) -> Any:
     for path in paths:
-        value = flat.get(path)
+        value = _lookup(source, path)
         if value is not None and value != "" and value != []:
             return value
     return None
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+    kind = type(value)
+    if kind is str or value is None:
         return value
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if kind is int or kind is float:
         return str(value)
-    if isinstance(value, list):
-        if any(isinstance(item, Mapping | list) for item in value):
+    if kind is list:
+        if any(type(item) is dict or type(item) is list for item in value):
             return orjson.dumps(value).decode()
         return "\n".join(t for t in map(_text, value) if t is not None)
     return orjson.dumps(value, default=str).decode()
 
 
 # -- small helpers ---------------------------------------------------------------------
+
+
+def _settle(pending: Future | None, key: str, current: str | None) -> str | None:
+    """Wait for a page asked for ahead and not used; return the cursor id it carries."""
+    if pending is None:
+        return current
+    try:
+        answer = pending.result()
+    except Exception:  # the pull ends anyway; only the id to close matters here
+        return current
+    found = answer.get(key) if isinstance(answer, dict) else None
+    return found or current
 
 
 def _extras(fields: Sequence[str]) -> list[str]:
