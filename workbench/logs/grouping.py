@@ -24,9 +24,12 @@ Variable tokens keep the punctuation-delimited prefix and suffix their values sh
 (``user=<*>``, ``(uid=<*>)``), which keeps ``key=value`` templates apart and their
 text close to what a reader expects.
 
-Everything here loops in Python over *unique masked lines*, not log lines: masking
-leaves a few hundred to a few thousand distinct lines per system, and positional
-frequency counting and grouping by dictionary have no columnar form worth its cost.
+Everything here runs over *unique masked lines*, not log lines: masking leaves a few
+hundred to a few thousand distinct lines per system. Those lines can still be long (a
+Train Ticket line lists hundreds of tickets), so :func:`group_lines` keeps one polars
+row per token from splitting to rendering; Python runs per line or per template only
+(the merge, the text of variable columns). :func:`skeleton` and :func:`render` are
+the same steps for one line, in plain Python.
 """
 
 from __future__ import annotations
@@ -87,27 +90,35 @@ def skeleton(tokens: Sequence[str]) -> tuple[Tokens, tuple[int, ...]]:
     starts: list[int] = []
     after_placeholder = False
     previous_shape = None
+    kind = _kind
     for index, token in enumerate(tokens):
-        placeholder, is_unit, shape = _kind(token)
-        if placeholder or (after_placeholder and is_unit):
+        placeholder, is_unit, shape = kind(token)
+        if placeholder or (is_unit and after_placeholder):
             if not after_placeholder:
                 out.append(WILDCARD)
                 starts.append(index)
-            after_placeholder = True
+                after_placeholder = True
             previous_shape = None
-            continue
-        after_placeholder = False
-        if shape is not None and shape == previous_shape:
-            continue  # one more item of a list: `blk_<*> blk_<*>`, `an14 an15`
-        previous_shape = shape
-        out.append(token)
-        starts.append(index)
+        elif shape is None:  # a word, the common case
+            after_placeholder = False
+            previous_shape = None
+            out.append(token)
+            starts.append(index)
+        elif shape != previous_shape:
+            after_placeholder = False
+            previous_shape = shape
+            out.append(token)
+            starts.append(index)
+        else:  # one more item of a list: `blk_<*> blk_<*>`, `an14 an15`
+            after_placeholder = False
     return tuple(out), tuple(starts)
 
 
 def render(tokens: Sequence[str], starts: Sequence[int], template: Tokens) -> str:
     """Return the text of a line's template: placeholder runs as masked, the rest decided."""
-    words = []
+    if WILDCARD not in template:
+        return " ".join(template)
+    words: list[str] = []
     for position, decided in enumerate(template):
         if decided == WILDCARD and _is_run(tokens, starts, position):
             end = starts[position + 1] if position + 1 < len(starts) else len(tokens)
@@ -119,7 +130,7 @@ def render(tokens: Sequence[str], starts: Sequence[int], template: Tokens) -> st
 
 def _is_run(tokens: Sequence[str], starts: Sequence[int], position: int) -> bool:
     """Return whether skeleton ``position`` stands for a run of placeholder tokens."""
-    return _is_placeholder(tokens[starts[position]])
+    return _kind(tokens[starts[position]])[0]
 
 
 def _variable_token(
@@ -176,12 +187,183 @@ def group(
     ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in tokens] for tokens in lines]
     words = list(vocabulary)
     frame = pl.DataFrame(
-        {"line": range(len(lines)), "weight": weights, "token": ids},
-        schema={"line": pl.Int64, "weight": pl.Int64, "token": pl.List(pl.Int64)},
+        {"line": range(len(lines)), "token": ids},
+        schema={"line": pl.Int64, "token": pl.List(pl.Int64)},
     )
     tokens = frame.with_columns(
         pl.int_ranges(pl.col("token").list.len(), dtype=pl.Int64).alias("pos")
     ).explode("token", "pos", keep_nulls=False)
+    templates, merged, _ = _group_tokens(tokens, weights, words, word_threshold=word_threshold)
+    return templates, merged
+
+
+def group_lines(
+    lines: Sequence[str], weights: Sequence[int], *, word_threshold: int
+) -> tuple[list[Tokens], list[Tokens], list[str]]:
+    """Return each masked line's own template, its group's template, and its rendering.
+
+    The same as splitting each line on whitespace, taking its :func:`skeleton`, calling
+    :func:`group` and :func:`render`, but columnar from the start: the tokens of all lines
+    are one polars frame, so no Python runs per token (long lines hold hundreds).
+    """
+    if not lines:
+        return [], [], []
+    tokens, words = _skeleton_frame(lines)
+    # Ids into `words`, which holds every distinct token text; a run is `<*>`.
+    if WILDCARD in words:
+        wildcard = words.index(WILDCARD)
+    else:
+        wildcard = len(words)
+        words.append(WILDCARD)
+    # A line's first token is always kept, so `first` still marks where lines start.
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    skeletons = tokens.filter("kept").select(
+        "line",
+        (row - pl.when("first").then(row).forward_fill()).alias("pos"),
+        pl.when("absorbed").then(pl.lit(wildcard, dtype=pl.Int64)).otherwise("id").alias("token"),
+    )
+    templates, merged, decided = _group_tokens(
+        skeletons, weights, words, word_threshold=word_threshold
+    )
+    # Rendering (see `render`): a placeholder run the template leaves `<*>` shows its
+    # masked tokens; any other skeleton token shows its decided text once. The decided
+    # tokens are in skeleton order, the skeleton tokens are the kept rows in the same
+    # order, so the running count of kept rows indexes each row's decided token.
+    decided_words = pl.Series("decided", words, dtype=pl.String).gather(decided["token"])
+    shown = (
+        tokens.select(
+            "line",
+            "text",
+            "absorbed",
+            "kept",
+            (pl.col("kept").cast(pl.Int64).cum_sum() - 1).alias("skeleton_row"),
+        )
+        .with_columns(pl.lit(decided_words).gather(pl.col("skeleton_row")))
+        .select(
+            "line",
+            pl.when(pl.col("absorbed") & (pl.col("decided") == WILDCARD))
+            .then("text")
+            .when("kept")
+            .then("decided")
+            .alias("shown"),
+        )
+        .drop_nulls("shown")
+        .group_by("line", maintain_order=True)
+        .agg(pl.col("shown").str.join(" "))
+    )
+    rendered = [""] * len(lines)
+    for line, text in zip(shown["line"].to_list(), shown["shown"].to_list(), strict=True):
+        rendered[line] = text
+    return templates, merged, rendered
+
+
+# What `str.split()` splits out: Python's whitespace is exactly the regex engine's
+# Unicode `\s` plus the four separators \x1c-\x1f (checked over every code point).
+_TOKEN = r"[^\s\x1c-\x1f]+"
+# The ASCII whitespace other than the space, and those separators: in an ASCII line
+# without any of them, `str.split()` is splitting on single spaces, empty parts dropped.
+_OTHER_SPACE = r"[\t\n\x0B\x0C\r\x1c-\x1f]"
+
+
+def _split(lines: Sequence[str]) -> pl.DataFrame:
+    """Return ``line, text``: the tokens of each line as ``str.split()`` gives them, in order."""
+    text = pl.col("text")
+    frame = pl.DataFrame({"text": lines}, schema={"text": pl.String}).select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("line"),
+        text,
+        (~text.str.contains(_OTHER_SPACE) & (text.str.len_bytes() == text.str.len_chars())).alias(
+            "plain"
+        ),
+    )
+    # Splitting on a literal is several times cheaper than extracting regex matches, so
+    # only the lines that need it (other whitespace, non-ASCII) take the regex.
+    plain = frame.filter("plain").select("line", text.str.split(" "))
+    other = frame.filter(~pl.col("plain"))
+    if other.height:
+        plain = pl.concat([plain, other.select("line", text.str.extract_all(_TOKEN))]).sort(
+            "line", maintain_order=True
+        )
+    return plain.explode("text", keep_nulls=False).filter(text != "")
+
+
+def _skeleton_frame(lines: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Return one row per token of every line, with what :func:`skeleton` makes of it.
+
+    Also returns the distinct token texts. Columns: ``line``, ``text``, ``id`` (the
+    text's index in that list), ``first`` (the line's first token), ``absorbed`` (part
+    of a placeholder run) and ``kept`` (starts a skeleton token). The loop of
+    :func:`skeleton` as column operations: a token is absorbed when it is a placeholder,
+    or a unit right after an absorbed token; it is dropped when it repeats the shape of
+    the token before it (a list item).
+    """
+    tokens = _split(lines)
+    distinct = tokens["text"].unique()
+    texts = distinct.to_list()
+    kinds = [_kind(token) for token in texts]
+    kind_frame = pl.DataFrame(
+        {
+            "id": range(len(kinds)),
+            "text": distinct,
+            "placeholder": [kind[0] for kind in kinds],
+            "unit": [kind[1] for kind in kinds],
+            "shape": [kind[2] for kind in kinds],
+        },
+        schema={
+            "id": pl.Int64,
+            "text": pl.String,
+            "placeholder": pl.Boolean,
+            "unit": pl.Boolean,
+            "shape": pl.String,
+        },
+    )
+    first = pl.col("first")
+    placeholder = pl.col("placeholder")
+    absorbed = pl.col("absorbed")
+    # Absorbed: the placeholder flag of the last token that is not a bare unit, within
+    # the line (a unit opening a line is not absorbed).
+    after_absorbed = absorbed.shift(1, fill_value=False) & ~first
+    previous_shape = pl.when(first | after_absorbed).then(None).otherwise(pl.col("shape").shift(1))
+    repeated = (~absorbed & (pl.col("shape") == previous_shape)).fill_null(False)
+    frame = (
+        tokens.join(kind_frame, on="text", how="left", maintain_order="left")
+        .with_columns((pl.col("line") != pl.col("line").shift(1)).fill_null(True).alias("first"))
+        .with_columns(
+            pl.when(placeholder | ~pl.col("unit"))
+            .then(placeholder)
+            .when(first)
+            .then(False)
+            .otherwise(None)
+            .forward_fill()
+            .alias("absorbed")
+        )
+        .with_columns(((absorbed & ~after_absorbed) | (~absorbed & ~repeated)).alias("kept"))
+        .select("line", "text", "id", "first", "absorbed", "kept")
+    )
+    return frame, texts
+
+
+def _group_tokens(
+    tokens: pl.DataFrame, weights: Sequence[int], words: list[str], *, word_threshold: int
+) -> tuple[list[Tokens], list[Tokens], pl.DataFrame]:
+    """Group the skeleton tokens ``line, pos, token`` (ids into ``words``).
+
+    The rows must come in line order and, within a line, in position order; every step
+    below keeps that order (per-line values are gathered, not joined), so no sort is
+    needed. Returns the own and merged templates of each line and the decided tokens
+    (``line, pos, token`` in the same order, ids into ``words``, which gains the
+    variable tokens).
+    """
+    line_count = len(weights)
+    all_lines = pl.DataFrame({"line": range(line_count)}, schema={"line": pl.Int64})
+
+    def per_line(frame: pl.DataFrame, column: str) -> pl.Series:
+        """Return ``column`` of a frame of one row per line, for every token row."""
+        values = all_lines.join(frame, on="line", how="left", maintain_order="left")[column]
+        return values.gather(tokens["line"])
+
+    weight_of = pl.Series("weight", weights, dtype=pl.Int64)
+    tokens = tokens.with_columns(weight_of.gather(tokens["line"]))
+    widths = tokens.group_by("line").agg(pl.len().alias("width"))
     # How often each token stands at its position, over all lines.
     tokens = tokens.with_columns(pl.col("weight").sum().over("pos", "token").alias("freq"))
     # The anchor: the frequency most of a line's tokens share; on a tie the rarer one,
@@ -193,14 +375,13 @@ def group(
         .unique("line", keep="first")
         .select("line", pl.col("freq").alias("anchor"))
     )
-    tokens = tokens.join(anchors, on="line")
+    tokens = tokens.with_columns(per_line(anchors, "anchor"))
     # A group: lines of one width whose anchor tokens (with positions) are the same.
     keys = (
         tokens.filter(pl.col("freq") == pl.col("anchor"))
-        .sort("line", "pos")
         .group_by("line", maintain_order=True)
         .agg(pl.col("pos").alias("anchor_pos"), pl.col("token").alias("anchor_token"))
-        .join(frame.select("line", pl.col("token").list.len().alias("width")), on="line")
+        .join(widths, on="line")
     )
     keys = keys.join(
         keys.select("width", "anchor_pos", "anchor_token")
@@ -208,28 +389,35 @@ def group(
         .with_row_index("group"),
         on=["width", "anchor_pos", "anchor_token"],
     ).select("line", "group")
-    tokens = tokens.join(keys, on="line")
+    tokens = tokens.with_columns(per_line(keys, "group"))
+    # What the columns need of a word, once per vocabulary word rather than per row.
+    word = pl.col("word")
     vocabulary_frame = pl.DataFrame(
         {"token": range(len(words)), "word": words},
         schema={"token": pl.Int64, "word": pl.String},
+    ).with_columns(
+        word.str.contains(r"\d|<\*>").alias("valued"),
+        word.str.reverse().alias("reversed"),
+        word.str.len_chars().alias("chars"),
     )
-    word = pl.col("word")
+    # Only columns of several values are looked at further; the aggregations are plain
+    # ones (polars' fast path), the string work done per word above.
     columns = (
         tokens.group_by("group", "pos", "token")
         .agg(pl.col("weight").sum())
+        .filter(pl.len().over("group", "pos") > 1)
         .join(vocabulary_frame, on="token")
         .group_by("group", "pos")
         .agg(
             pl.len().alias("distinct"),
             pl.col("weight").max().alias("most"),
-            word.str.contains(r"\d|<\*>").all().alias("valued"),
+            pl.col("valued").all(),
             word.min().alias("low"),
             word.max().alias("high"),
-            word.str.reverse().min().alias("low_reversed"),
-            word.str.reverse().max().alias("high_reversed"),
-            word.str.len_chars().min().alias("shortest"),
+            pl.col("reversed").min().alias("low_reversed"),
+            pl.col("reversed").max().alias("high_reversed"),
+            pl.col("chars").min().alias("shortest"),
         )
-        .filter(pl.col("distinct") > 1)
     )
     # Only columns with more than one value can be variable; a column the whole group
     # agrees on keeps its token, whatever its frequency. A column of values (digits or
@@ -237,8 +425,10 @@ def group(
     # `word_threshold`, and any column whose every value was seen once.
     thresholds = pl.when(pl.col("valued")).then(2).otherwise(word_threshold)
     # The common prefix of all values is that of the smallest and the largest.
+    # Few columns differ in their bounds (long lines repeat their structure): one call each.
+    variable_of: dict[tuple, str] = {}
     variables = [
-        _variable_token(*bounds)
+        variable_of.get(bounds) or variable_of.setdefault(bounds, _variable_token(*bounds))
         for bounds in columns.select(
             "low", "high", "low_reversed", "high_reversed", "shortest"
         ).iter_rows()
@@ -258,18 +448,16 @@ def group(
         (pl.col("freq") > pl.col("anchor"))
         | ((pl.col("freq") < pl.col("anchor")) & pl.col("below"))
     )
-    decided = (
-        tokens.join(varying, on=["group", "pos"], how="left")
-        .sort("line", "pos")
-        .group_by("line", maintain_order=True)
-        .agg(
-            pl.when(is_variable).then(pl.col("variable")).otherwise(pl.col("token")).alias("token")
-        )
+    decided = tokens.join(varying, on=["group", "pos"], how="left", maintain_order="left").select(
+        "line",
+        "pos",
+        pl.when(is_variable).then(pl.col("variable")).otherwise(pl.col("token")).alias("token"),
     )
-    templates: list[Tokens] = [()] * len(lines)
-    for line, template in zip(decided["line"].to_list(), decided["token"].to_list(), strict=True):
-        templates[line] = tuple(words[i] for i in template)
-    return templates, _merge(templates, weights)
+    by_line = decided.group_by("line", maintain_order=True).agg("token")
+    templates: list[Tokens] = [()] * line_count
+    for line, template in zip(by_line["line"].to_list(), by_line["token"].to_list(), strict=True):
+        templates[line] = tuple(map(words.__getitem__, template))
+    return templates, _merge(templates, weights), decided
 
 
 def _one_more(longer: Tokens, shorter: Tokens) -> bool:
@@ -284,28 +472,42 @@ def _one_more(longer: Tokens, shorter: Tokens) -> bool:
 
 
 def _merge(templates: list[Tokens], weights: Sequence[int]) -> list[Tokens]:
-    """Return the templates with near-equal ones folded into the most frequent form."""
-    forms_seen: Counter[Tokens] = Counter()
-    for template, weight in zip(templates, weights, strict=True):
-        forms_seen[template] += weight
-    keyed: dict[Tokens, Counter[Tokens]] = defaultdict(Counter)
-    for template, weight in forms_seen.items():
-        keyed[tuple(t for t in template if t != WILDCARD)][template] += weight
-    sizes = {key: sum(forms.values()) for key, forms in keyed.items()}
-    by_length: dict[int, list[Tokens]] = defaultdict(list)
-    for key in keyed:
-        by_length[len(key)].append(key)
-    for key in sorted(keyed, key=lambda k: (sizes[k], k)):
-        if len(key) < _MIN_MERGE_TOKENS or key not in keyed:
+    """Return the templates with near-equal ones folded into the most frequent form.
+
+    Forms and keys are numbered once, so the loops below hash integers rather than
+    templates of hundreds of tokens.
+    """
+    form_of: dict[Tokens, int] = {}
+    line_forms = [form_of.setdefault(template, len(form_of)) for template in templates]
+    forms = list(form_of)
+    form_weights = [0] * len(forms)
+    for form, weight in zip(line_forms, weights, strict=True):
+        form_weights[form] += weight
+    key_of: dict[Tokens, int] = {}
+    keyed: dict[int, Counter[int]] = {}
+    for form, template in enumerate(forms):
+        key = key_of.setdefault(tuple([t for t in template if t != WILDCARD]), len(key_of))
+        keyed.setdefault(key, Counter())[form] += form_weights[form]
+    keys = list(key_of)
+    sizes = [sum(keyed[key].values()) for key in range(len(keys))]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for key, tokens in enumerate(keys):
+        by_length[len(tokens)].append(key)
+    for key in sorted(range(len(keys)), key=lambda k: (sizes[k], keys[k])):
+        if len(keys[key]) < _MIN_MERGE_TOKENS or key not in keyed:
             continue
-        for shorter in by_length[len(key) - 1]:
-            if shorter in keyed and sizes[shorter] >= sizes[key] and _one_more(key, shorter):
+        for shorter in by_length[len(keys[key]) - 1]:
+            if (
+                shorter in keyed
+                and sizes[shorter] >= sizes[key]
+                and _one_more(keys[key], keys[shorter])
+            ):
                 keyed[shorter].update(keyed.pop(key))
                 sizes[shorter] += sizes[key]
                 break
-    canonical: dict[Tokens, Tokens] = {}
-    for forms in keyed.values():
-        best = max(forms.items(), key=lambda item: (item[1], item[0]))[0]
-        for form in forms:
+    canonical = list(range(len(forms)))
+    for members in keyed.values():
+        best = max(members.items(), key=lambda item: (item[1], forms[item[0]]))[0]
+        for form in members:
             canonical[form] = best
-    return [canonical[template] for template in templates]
+    return [forms[canonical[form]] for form in line_forms]

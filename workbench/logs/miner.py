@@ -33,9 +33,9 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import UsageError
-from workbench.logs.grouping import group, render, skeleton
+from workbench.logs.grouping import group_lines
 from workbench.logs.headers import LogFormat
-from workbench.logs.masking import DEFAULT_MASKS, WILDCARD, MaskRule, mask_expr
+from workbench.logs.masking import DEFAULT_MASKS, WILDCARD, MaskRule, mask_series
 
 # A column of words is variable from this many distinct values on (a column of numbers
 # or masked values from two): fewer distinct words at one place are usually different
@@ -210,7 +210,8 @@ class TemplateMiner:
         text = pl.col("message")
         if self.log_format is not None:
             text = LogFormat(self.log_format).content_expr(text)
-        return counts.with_columns(mask_expr(text.str.strip_chars(), self.masks).alias("masked"))
+        stripped = counts.select(text.str.strip_chars().alias("masked")).to_series()
+        return counts.with_columns(mask_series(stripped, self.masks))
 
     def _learn(self, distinct: pl.DataFrame) -> None:
         counts = distinct.group_by("masked").agg(pl.col("count").sum())
@@ -225,18 +226,18 @@ class TemplateMiner:
     def _regroup(self) -> None:
         lines = list(self.lines_)
         weights = [self.lines_[line] for line in lines]
-        tokens = [line.split() for line in lines]
-        skeletons = [skeleton(t) for t in tokens]
-        own, merged = group([s for s, _ in skeletons], weights, word_threshold=self.word_threshold)
+        _, merged, rendered = group_lines(lines, weights, word_threshold=self.word_threshold)
         # A group's text: the most common rendering among its lines (the group id comes
         # from its merged skeleton, which does not depend on which rendering wins).
         renderings: dict[str, Counter[str]] = {}
         ids = []
+        id_of: dict[tuple[str, ...], str] = {}
         for index, template in enumerate(merged):
-            template_id = _template_id(" ".join(template))
+            template_id = id_of.get(template)
+            if template_id is None:
+                template_id = id_of[template] = _template_id(" ".join(template))
             ids.append(template_id)
-            text = render(tokens[index], skeletons[index][1], own[index])
-            renderings.setdefault(template_id, Counter())[text] += weights[index]
+            renderings.setdefault(template_id, Counter())[rendered[index]] += weights[index]
         texts = {
             tid: max(forms.items(), key=lambda item: (item[1], item[0]))[0]
             for tid, forms in renderings.items()
