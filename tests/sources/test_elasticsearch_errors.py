@@ -359,18 +359,31 @@ def test_credentials_in_the_url_are_basic_auth_and_never_shown(script, certifica
         assert source.url == server.url and SECRET not in repr(source)
 
 
-def test_wrong_credentials_are_an_auth_error_that_never_shows_them(script, certificate, caplog):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"bearer_token": SECRET},
+        {"username": "reader", "password": SECRET},
+        {"api_key": ("key-id", SECRET)},
+        {"headers": {"X-Api-Token": SECRET}},
+    ],
+)
+def test_wrong_credentials_are_an_auth_error_that_never_shows_them(
+    script, certificate, caplog, options
+):
     caplog.set_level(logging.DEBUG)
     server = guarded(script, certificate, "Bearer right-token")
-    source = quick(server.url, ca_bundle=certificate[0], bearer_token=SECRET)
+    source = quick(server.url, ca_bundle=certificate[0], **options)
     with pytest.raises(AuthError) as raised, source:
         source.logs("logs", *WINDOW)
     message = str(raised.value)
     assert f"at {server.url} refused" in message and "HTTP 401" in message
-    assert "check the credentials" in message
-    assert "unable to authenticate with [Bearer ***]" in message  # the server echoed it
+    assert "check the credentials" in message or "needs credentials" in message
+    assert "unable to authenticate with [" in message  # the server echoed the header
+    encoded = base64.b64encode(f"reader:{SECRET}".encode()).decode()
+    encoded_key = base64.b64encode(f"key-id:{SECRET}".encode()).decode()
     for shown in (message, repr(raised.value), repr(source), caplog.text):
-        assert SECRET not in shown
+        assert SECRET not in shown and encoded not in shown and encoded_key not in shown
 
 
 def test_an_untrusted_certificate_says_to_pass_the_ca(script, certificate):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -92,6 +93,7 @@ ES_TOTAL_OBJECT_SINCE = (7, 0)  # hits.total as {value, relation}; track_total_h
 NANOS_FORMAT = "strict_date_optional_time_nanos"
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _USER_AGENT = f"mancerops/{__version__}"
+_SECRET_HEADER = re.compile(r"auth|cookie|key|token|secret|pass", re.IGNORECASE)
 _LEVELS = {
     "warning": "warn",
     "err": "error",
@@ -412,7 +414,9 @@ class ElasticsearchSource:
             **dict(headers or {}),
         }
         secrets = [password] if password else []
-        secrets += [v for v in (headers or {}).values() if v]
+        if username is not None:  # what an echoed Authorization header would show
+            secrets.append(base64.b64encode(f"{username}:{password or ''}".encode()).decode())
+        secrets += [v for k, v in (headers or {}).items() if v and _SECRET_HEADER.search(k)]
         if api_key is not None:
             encoded = _api_key(api_key)
             request_headers["Authorization"] = f"ApiKey {encoded}"
