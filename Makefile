@@ -28,7 +28,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The test servers (Prometheus, OpenSearch, Elasticsearch...) are installed first when
+# missing: Debian packages via apt (root or sudo), the rest cached in ~/.cache/mancerops-ci.
+test: lint servers
 	$(BIN)/pytest
 
 $(BIN)/.bench-installed: $(BIN)/.installed
@@ -50,7 +52,7 @@ bench-elasticsearch: $(BIN)/.bench-installed
 	$(BIN)/python benchmarks/bench_elasticsearch.py --out reports/bench_elasticsearch.json
 
 # Debian's prometheus, OpenSearch and Elasticsearch (Maven Central, cached in
-# ~/.cache/mancerops-ci) for the source tests; no daemon is started.
+# ~/.cache/mancerops-ci) for the source tests; no daemon is started. Idempotent.
 servers:
 	bash .ci/run servers
 
