@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
+import polars as pl
 
+from workbench import frames
 from workbench.case import Case
 from workbench.errors import UsageError
+from workbench.rca.events import DEFAULT_LOOKBACK, with_events
 from workbench.rca.model import Investigation
 from workbench.rca.ranking import MetricRanker
 
@@ -18,6 +22,8 @@ def investigate(
     onset: datetime | str | None = None,
     *,
     ranker: MetricRanker | None = None,
+    events: Any = None,
+    hosts: Any = None,
 ) -> Investigation:
     """Rank the likely root-cause services of an incident, each with its evidence.
 
@@ -25,13 +31,39 @@ def investigate(
     ``onset`` is when the incident started, if known: a datetime (numpy, pandas or
     stdlib), epoch seconds, or ISO-8601 text, UTC when it has no zone; without it the
     onset is detected from the data.
+
+    ``events`` (an events frame) and ``hosts`` (a mancer
+    :class:`~workbench.sources.mancer.Inventory` or a list of its hosts) add host
+    evidence: a unit that failed or restarted, or a config that changed, near the onset
+    is ranked first and every nearby event is kept as an annotation (see
+    :mod:`workbench.rca.events`). A case's own events count the same way.
     """
     ranker = ranker if ranker is not None else MetricRanker()
     if isinstance(source, Case):
         metrics, name = source.metrics, source.name
+        extra = [source.events] if not source.events.is_empty() else []
     else:
-        metrics, name = source, None
-    return ranker.rank(metrics, _parse_onset(onset), case=name)
+        metrics, name, extra = source, None, []
+    result = ranker.rank(metrics, _parse_onset(onset), case=name)
+    if events is not None:
+        extra.append(frames.validate(events, frames.EVENTS))
+    failed: dict[str, str] = {}
+    if hosts is not None:
+        collected = _host_events(hosts, result)
+        extra.append(collected.frame)
+        failed = collected.failed
+    if failed:
+        result = replace(result, extras={**result.extras, "hosts_failed": failed})
+    if not extra:
+        return result
+    return with_events(result, pl.concat(extra, how="diagonal_relaxed"))
+
+
+def _host_events(hosts: Any, result: Investigation):
+    from workbench.sources.mancer import Inventory
+
+    inventory = hosts if isinstance(hosts, Inventory) else Inventory(list(hosts))
+    return inventory.events(result.baseline.start - DEFAULT_LOOKBACK, result.window.end)
 
 
 def _parse_onset(onset: Any) -> datetime | None:

@@ -110,4 +110,5 @@ class Investigation:
             "baseline": self.baseline.to_dict(),
             "window": self.window.to_dict(),
             "ranking": [cause.to_dict() for cause in causes],
+            **{k: self.extras[k] for k in ("annotations", "hosts_failed") if k in self.extras},
         }
