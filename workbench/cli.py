@@ -27,6 +27,11 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(datasets_app, name="datasets")
 logs_app = typer.Typer(help="Pull logs from Elasticsearch or OpenSearch.", no_args_is_help=True)
 app.add_typer(logs_app, name="logs")
+hosts_app = typer.Typer(
+    help="Hosts through mancer: reachability, systemd units, journald logs, config changes.",
+    no_args_is_help=True,
+)
+app.add_typer(hosts_app, name="hosts")
 
 _state = {"debug": False}
 # Width of tables when stdout is not a terminal (a pipe, a file, a CI log).
@@ -34,6 +39,8 @@ _PIPE_WIDTH = 200
 # A delay beyond a day moves the onset out of every dataset's window.
 _MAX_DELAY_S = 86_400.0
 _PROM = "Prometheus"
+_CONFIG_HELP = "Settings file with [[hosts]] (default: ./mancerops.toml, then the user's)."
+_HOST_HELP = "Only this host (repeat for several)."
 
 
 def _print_version(value: bool) -> None:
@@ -126,6 +133,14 @@ def investigate(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for each request.", rich_help_panel=_PROM)
     ] = 30.0,
+    hosts: Annotated[
+        bool,
+        typer.Option(
+            "--hosts",
+            help="Add the inventory's unit and config changes near the onset as evidence.",
+        ),
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
 ) -> None:
     """Rank the services most likely to be the root cause of an incident, with evidence."""
     from workbench import datasets
@@ -153,7 +168,8 @@ def investigate(
         )
     else:
         case = datasets.load(dataset)
-    result = run(case, onset=_option_time("--onset", onset))
+    inventory = _inventory(config, None) if hosts else None
+    result = run(case, onset=_option_time("--onset", onset), hosts=inventory)
     if report is not None:
         _write_report(result, report, top=top, truth=case.truth)
     if as_json:
@@ -453,6 +469,173 @@ def _iso(value) -> str | None:
     from workbench.rca.model import iso
 
     return iso(value)
+
+
+def _inventory(config: Path | None, host: list[str] | None):
+    from workbench.sources.mancer import Inventory
+
+    return Inventory.load(config).select(host)
+
+
+def _report_hosts(collected) -> None:
+    """Say on stderr which hosts failed or gave part of their data; exit 1 if none answered."""
+    for name, error in collected.failed.items():
+        typer.secho(f"host {name} failed: {error}", fg="red", err=True)
+    for name, note in collected.partial.items():
+        typer.secho(f"host {name} partial: {note}", fg="yellow", err=True)
+
+
+def _print_frame(frame, as_json: bool, columns: list[str] | None = None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if columns:
+        frame = frame.select([c for c in columns if c in frame.columns])
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(frame.to_dicts(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    table = Table(*frame.columns)
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else escape(str(v)) for v in row))
+    _console().print(table)
+
+
+def _all_failed(collected, inventory) -> bool:
+    return len(collected.failed) == len(inventory.hosts)
+
+
+@hosts_app.command("list")
+def hosts_list(
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the hosts of the inventory and how each is reached."""
+    import polars as pl
+
+    inventory = _inventory(config, None)
+    frame = pl.DataFrame(
+        {
+            "host": [h.name for h in inventory.hosts],
+            "url": [h.url for h in inventory.hosts],
+            "units": [", ".join(h.units) for h in inventory.hosts],
+            "config_files": [", ".join(h.config_files) for h in inventory.hosts],
+        }
+    )
+    _print_frame(frame, as_json)
+
+
+@hosts_app.command("check")
+def hosts_check(
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    host: Annotated[list[str] | None, typer.Option(help=_HOST_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Reach every host in parallel and say which answered (exit 1 if any did not)."""
+    result = _inventory(config, host).check()
+    _print_frame(result.frame, as_json)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@hosts_app.command("units")
+def hosts_units(
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    host: Annotated[list[str] | None, typer.Option(help=_HOST_HELP)] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only units in this active state, e.g. failed.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the systemd units of the hosts: state, since when, restarts, PID, memory."""
+    import polars as pl
+
+    inventory = _inventory(config, host)
+    result = inventory.units()
+    _report_hosts(result)
+    frame = result.frame
+    if state is not None:
+        frame = frame.filter(pl.col("active") == state)
+    _print_frame(frame, as_json)
+    if _all_failed(result, inventory):
+        raise typer.Exit(1)
+
+
+@hosts_app.command("logs")
+def hosts_logs(
+    start: Annotated[str, typer.Option(help="Window start: ISO-8601, epoch s, now-1h.")] = (
+        "now-1h"
+    ),
+    end: Annotated[str, typer.Option(help="Window end.")] = "now",
+    unit: Annotated[
+        list[str] | None, typer.Option(help="Only this unit (repeat); default: the host's units.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--all", help="Messages over 4096 bytes in full (journalctl --all).")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the logs frame to this Parquet file.")] = (
+        None
+    ),
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    host: Annotated[list[str] | None, typer.Option(help=_HOST_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read the journald logs of the hosts' units in a time window (journalctl -o json)."""
+    inventory = _inventory(config, host)
+    result = inventory.journal(
+        _option_time("--start", start), _option_time("--end", end), unit or None, full=full
+    )
+    _report_hosts(result)
+    if out is not None:
+        result.frame.write_parquet(out)
+        typer.echo(f"wrote {result.frame.height:,} log lines to {out}")
+    else:
+        columns = ["timestamp", "host", "service", "level", "message"]
+        _print_frame(result.frame, as_json, None if as_json else columns)
+    if _all_failed(result, inventory):
+        raise typer.Exit(1)
+
+
+@hosts_app.command("events")
+def hosts_events(
+    start: Annotated[str, typer.Option(help="Window start: ISO-8601, epoch s, now-1h.")] = (
+        "now-1h"
+    ),
+    end: Annotated[str, typer.Option(help="Window end.")] = "now",
+    snapshot: Annotated[
+        bool, typer.Option(help="Read and store the config files now, to see changes.")
+    ] = True,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    host: Annotated[list[str] | None, typer.Option(help=_HOST_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List unit state changes and config changes of the hosts in a time window."""
+    inventory = _inventory(config, host)
+    result = inventory.events(
+        _option_time("--start", start), _option_time("--end", end), snapshot=snapshot
+    )
+    _report_hosts(result)
+    columns = None if as_json else ["timestamp", "host", "kind", "service", "summary"]
+    _print_frame(result.frame, as_json, columns)
+    if _all_failed(result, inventory):
+        raise typer.Exit(1)
+
+
+@hosts_app.command("snapshot")
+def hosts_snapshot(
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    host: Annotated[list[str] | None, typer.Option(help=_HOST_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read and store the hosts' watched config files; show what changed since the last time."""
+    inventory = _inventory(config, host)
+    result = inventory.snapshot()
+    _report_hosts(result)
+    _print_frame(result.frame, as_json, None if as_json else ["timestamp", "host", "summary"])
+    if not as_json:
+        for row in result.frame.iter_rows(named=True):
+            typer.echo(row["details"])
+    if _all_failed(result, inventory):
+        raise typer.Exit(1)
 
 
 def main() -> None:
