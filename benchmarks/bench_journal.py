@@ -31,6 +31,8 @@ JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 def _field(name: str, value: str | bytes) -> bytes:
     data = value.encode() if isinstance(value, str) else value
+    if isinstance(value, str) and value.isascii() and "\n" not in value:
+        return name.encode() + b"=" + data + b"\n"
     return name.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
 
 

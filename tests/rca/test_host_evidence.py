@@ -59,7 +59,8 @@ def test_a_unit_that_failed_before_the_onset_is_ranked_first(case, plain):
     # The metric evidence of orders stays with it; the rest keep their order behind it.
     before = {c.service: c for c in plain.ranking}
     assert first.evidence["deviation"] == before["orders"].evidence["deviation"]
-    assert first.evidence["metric"]["indicator"] == before["orders"].indicator
+    assert first.evidence["metric_evidence"]["indicator"] == before["orders"].indicator
+    assert first.evidence["metric"] == before["orders"].evidence["metric"]
     rest = [s for s in services(plain) if s != "orders"]
     assert services(result)[1:] == rest
     assert [c.rank for c in result.ranking] == list(range(1, len(result.ranking) + 1))
@@ -106,5 +107,15 @@ def test_a_service_known_only_from_its_host_has_no_metric_numbers(case, plain):
     )
     first = result.ranking[0]
     assert first.service == "ledger" and first.score == 0.0
-    assert math.isnan(first.evidence["deviation"]) and "metric" not in first.evidence
+    assert math.isnan(first.evidence["deviation"]) and "metric_evidence" not in first.evidence
     assert result.to_frame()["service"].to_list()[:2] == ["ledger", "carts"]
+
+
+def test_the_report_charts_and_lists_the_host_events(case, plain, tmp_path):
+    from workbench.report import write
+
+    rows = [(-60, "orders.service", "failed", 0), (-5, "ledger.service", "failed", 0)]
+    result = investigate(case, events=unit_events(plain.onset, rows))
+    page = write(result, tmp_path / "r.html").read_text()
+    assert "unit:orders.service failed" in page and "unit:ledger.service failed" in page
+    assert page.count("orders.service failed") >= 2  # the ranking row and the chart marker

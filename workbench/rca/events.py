@@ -177,7 +177,9 @@ def _event_cause(
         ],
     }
     if previous is not None:
-        evidence["metric"] = {"indicator": previous.indicator, **metric}
+        # "metric" stays the metric's name, as in every metric cause (the report charts it).
+        evidence["metric"] = metric.get("metric", "")
+        evidence["metric_evidence"] = {"indicator": previous.indicator, **metric}
     return Cause(
         rank=0,
         service=service,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -115,7 +116,7 @@ def _chart(investigation: Investigation, top: int) -> str:
         series = (
             metrics.filter(
                 (pl.col("service") == cause.service)
-                & (pl.col("metric") == cause.evidence["metric"])
+                & (pl.col("metric") == cause.evidence.get("metric", ""))
             )
             .group_by("timestamp")
             .agg(pl.col("value").mean())
@@ -144,6 +145,21 @@ def _chart(investigation: Investigation, top: int) -> str:
         font={"color": "#cf222e"},
         xanchor="left",
     )
+    # Host events near the onset (unit state, config change), as dashed markers.
+    for event in investigation.extras.get("annotations", []):
+        moment = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        figure.add_vline(x=moment, line_dash="dash", line_color="#9a6700", line_width=1)
+        figure.add_annotation(
+            x=moment,
+            y=0.0,
+            yref="paper",
+            text=html.escape(event["summary"]),
+            showarrow=False,
+            textangle=-90,
+            font={"color": "#9a6700", "size": 10},
+            xanchor="right",
+            yanchor="bottom",
+        )
     figure.update_layout(
         height=_CHART_HEIGHT_PER_ROW * len(causes) + 80,
         showlegend=False,

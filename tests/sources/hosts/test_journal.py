@@ -145,3 +145,25 @@ def test_inventory_journal_reports_missing_messages_as_partial(journal_dir):
     assert "--all" in collected.partial["node-7"]
     assert collected.failed == {}
     assert collected.frame.filter(pl.col("message_missing")).height == 1
+
+
+def test_journal_logs_feed_the_template_miner(tmp_path):
+    from workbench.logs import TemplateMiner
+
+    messages = ["GET /api/items/1 200 in 5 ms", "GET /api/items/22 200 in 17 ms", "db down"]
+    entries = [
+        {
+            "__REALTIME_TIMESTAMP": str(1739797380000000 + i),
+            "__MONOTONIC_TIMESTAMP": str(7380000000 + i),
+            "_BOOT_ID": BOOT,
+            "_SYSTEMD_UNIT": "carts.service",
+            "MESSAGE": message,
+        }
+        for i, message in enumerate(messages)
+    ]
+    write_journal(entries, tmp_path)
+    logs = HostSource(Host("n", journal_directory=str(tmp_path))).journal(*WINDOW).logs
+    mined = TemplateMiner().mine(logs)
+    ids = mined["template_id"].to_list()
+    assert ids[0] == ids[1] != ids[2]
+    assert mined["service"].to_list() == ["carts"] * 3
