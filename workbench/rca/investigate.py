@@ -47,13 +47,13 @@ def investigate(
     result = ranker.rank(metrics, _parse_onset(onset), case=name)
     if events is not None:
         extra.append(frames.validate(events, frames.EVENTS))
-    failed: dict[str, str] = {}
     if hosts is not None:
         collected = _host_events(hosts, result)
         extra.append(collected.frame)
-        failed = collected.failed
-    if failed:
-        result = replace(result, extras={**result.extras, "hosts_failed": failed})
+        notes = {"hosts_failed": collected.failed, "hosts_partial": collected.partial}
+        notes = {key: value for key, value in notes.items() if value}
+        if notes:
+            result = replace(result, extras={**result.extras, **notes})
     if not extra:
         return result
     return with_events(result, pl.concat(extra, how="diagonal_relaxed"))

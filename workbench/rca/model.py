@@ -8,6 +8,9 @@ from typing import Any
 
 import polars as pl
 
+# Extras that go into the JSON of an investigation when present (host evidence).
+_REPORTED_EXTRAS = ("annotations", "hosts_failed", "hosts_partial")
+
 
 def iso(value: datetime | None) -> str | None:
     """Return ``value`` as ISO-8601 UTC with a ``Z``, or None."""
@@ -110,5 +113,5 @@ class Investigation:
             "baseline": self.baseline.to_dict(),
             "window": self.window.to_dict(),
             "ranking": [cause.to_dict() for cause in causes],
-            **{k: self.extras[k] for k in ("annotations", "hosts_failed") if k in self.extras},
+            **{k: self.extras[k] for k in _REPORTED_EXTRAS if k in self.extras},
         }

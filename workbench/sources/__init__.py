@@ -30,6 +30,9 @@ _LAZY = {
     "read_spans": ("workbench.sources.traces", "read_spans"),
     "load_spans": ("workbench.sources.traces", "load_spans"),
     "JaegerSource": ("workbench.sources.jaeger", "JaegerSource"),
+    "Host": ("workbench.sources.mancer", "Host"),
+    "HostSource": ("workbench.sources.mancer", "HostSource"),
+    "Inventory": ("workbench.sources.mancer", "Inventory"),
 }
 
 __all__ = list(_LAZY)

@@ -674,30 +674,26 @@ class Inventory:
 
     def check(self) -> Collected:
         """Return one row per host: reached or not, in how many seconds, and the error."""
-        rows = []
-        for host in self.hosts:
-            rows.append({"host": host.name, "url": host.url})
-        results = self._each(_probe, "probe")
-        seen = results.frame
-        out = (
-            pl.DataFrame(rows).join(seen, on="host", how="left")
-            if not seen.is_empty()
-            else (
-                pl.DataFrame(rows).with_columns(
-                    pl.lit(None, pl.Float64).alias("seconds"),
-                    pl.lit(None, pl.String).alias("kernel"),
-                )
-            )
+        probed = self._each(_probe, "probe")
+        rows = pl.DataFrame(
+            {"host": [h.name for h in self.hosts], "url": [h.url for h in self.hosts]}
         )
+        answers = probed.frame if not probed.frame.is_empty() else None
+        if answers is None:
+            answers = pl.DataFrame(
+                schema={"host": pl.String, "seconds": pl.Float64, "kernel": pl.String}
+            )
         errors = pl.DataFrame(
-            {"host": list(results.failed), "error": list(results.failed.values())},
+            {"host": list(probed.failed), "error": list(probed.failed.values())},
             schema={"host": pl.String, "error": pl.String},
         )
-        out = out.join(errors, on="host", how="left").with_columns(
-            pl.col("error").is_null().alias("ok")
+        out = (
+            rows.join(answers, on="host", how="left")
+            .join(errors, on="host", how="left")
+            .with_columns(pl.col("error").is_null().alias("ok"))
+            .select("host", "url", "ok", "seconds", "kernel", "error")
         )
-        columns = ("host", "url", "ok", "seconds", "kernel", "error")
-        return Collected(out.select(columns), results.failed)
+        return Collected(out, probed.failed)
 
     def units(self) -> Collected:
         """Return the units frame of every host."""

@@ -42,6 +42,7 @@ def test_config_changed_before_the_onset_is_ranked_first(sshd, tmp_path):
     ]
     # This machine has no systemd: the host counts as reached, its units as not read.
     assert "hosts_failed" not in result.extras
+    assert "does not run systemd" in result.to_dict()["hosts_partial"]["shop-1"]
     assert len(store.history("shop-1")) == 2
 
 

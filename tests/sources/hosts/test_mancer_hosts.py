@@ -1,6 +1,7 @@
 """Commands through mancer's backends: the local shell and a real sshd on 127.0.0.1."""
 
 import subprocess
+import sys
 from datetime import UTC, datetime
 
 import orjson
@@ -211,3 +212,12 @@ def test_unit_events_are_json_details():
     row = systemd.unit_events("h", [block]).row(0, named=True)
     assert orjson.loads(row["details"])["to"] == "failed"
     assert row["timestamp"] == datetime(1970, 1, 1, 0, 1, 40, tzinfo=UTC)
+
+
+def test_importing_the_adapter_does_not_import_mancer():
+    code = (
+        "import sys, workbench, workbench.sources.mancer; "
+        "from workbench.sources import Inventory; "
+        "sys.exit(1 if any(m == 'mancer' or m.startswith('mancer.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
