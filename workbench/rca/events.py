@@ -61,6 +61,8 @@ def _strength(row: dict[str, Any], window: pl.DataFrame) -> int:
     entered = details.get("to", "")
     if entered == "failed":
         return FAILED
+    if entered == "restarting":
+        return CHANGED
     if entered in ("activating", "active"):
         if details.get("restarts"):
             return CHANGED
@@ -151,7 +153,7 @@ def _event_cause(
     if best["kind"] == UNIT_STATE:
         entered = details.get("to", "")
         # Only a restart promotes a unit that is (re)starting.
-        entered = "restarted" if entered in ("activating", "active") else entered
+        entered = "restarted" if entered in ("activating", "active", "restarting") else entered
         indicator = f"unit:{details.get('unit', service)} {entered}".strip()
     else:
         indicator = f"config:{best['summary'].split(' ', 1)[0]} changed"

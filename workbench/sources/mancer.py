@@ -394,6 +394,21 @@ class HostSource:
         text = self.run(" ".join(shlex.quote(part) for part in command), what="journalctl")
         return systemd.parse_journal(text, host=self.host.name)
 
+    def unit_history(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """Return the unit state changes systemd wrote to the journal between ``start`` and ``end``.
+
+        These are systemd's own messages ("Started", "Failed with result", "Scheduled
+        restart job", ...), so every change is there, not only the last of each kind.
+        """
+        command = ["journalctl", "-o", "json", "--no-pager"]
+        command += [f"--since=@{start.timestamp():.6f}", f"--until=@{end.timestamp():.6f}"]
+        if self.host.journal_directory:
+            command.append(f"--directory={self.host.journal_directory}")
+        # Several matches of one field are OR-ed by journalctl.
+        command += [f"MESSAGE_ID={message_id}" for message_id in systemd.UNIT_MESSAGES]
+        text = self.run(" ".join(shlex.quote(part) for part in command), what="journalctl")
+        return systemd.parse_unit_messages(text, host=self.host.name)
+
     def read_files(self, paths: Iterable[str]) -> dict[str, FileState]:
         """Return each file's text and modification time (a missing file is marked missing)."""
         paths = list(paths)
@@ -709,15 +724,24 @@ class Inventory:
         """
 
         def work(source: HostSource) -> tuple[pl.DataFrame, str | None]:
-            note = None
+            notes = []
             try:
                 _, states = source.systemd_state()
             except (HostCommandError, CommandNotFound) as error:
-                # Reached but without systemd (a container): its config files still count.
-                states, note = frames.empty(frames.EVENTS), str(error)
+                # Reached but without a running systemd (a container, a copied journal):
+                # its journal and config files still count.
+                states = frames.empty(frames.EVENTS)
+                notes.append(str(error))
+            if start is not None and end is not None:
+                try:
+                    history = source.unit_history(start, end)
+                except (HostCommandError, CommandNotFound) as error:
+                    history = frames.empty(frames.EVENTS)
+                    notes.append(str(error))
+                states = _merge_unit_events(states, history)
             changes = self._config_changes(source, snapshot=snapshot)
             frame = pl.concat([states, changes], how="diagonal_relaxed")
-            return _between(frame, start, end), note
+            return _between(frame, start, end), "; ".join(notes) or None
 
         collected = self._each(work, frames.EVENTS)
         order = [c for c in ("timestamp", "host", "summary") if c in collected.frame.columns]
@@ -782,6 +806,37 @@ def _probe(source: HostSource) -> tuple[pl.DataFrame, None]:
     seconds = time.monotonic() - started
     row = {"host": [source.host.name], "seconds": [seconds], "kernel": [kernel]}
     return pl.DataFrame(row), None
+
+
+def _merge_unit_events(shown: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """Return the journal's unit events plus the ``systemctl show`` ones it does not repeat.
+
+    ``systemctl show`` keeps the last time of each state; the journal has every change.
+    A shown change within 2 s of a journal one for the same unit and state is the same
+    change (the two clocks are read at different precisions).
+    """
+    if history.is_empty():
+        return shown
+    if shown.is_empty():
+        return history
+
+    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.col("details").str.json_path_match("$.unit").alias("_unit"),
+            pl.col("details").str.json_path_match("$.to").alias("_to"),
+        ).sort("timestamp")
+
+    seen = keyed(history).select("timestamp", "_unit", "_to", pl.lit(True).alias("_seen"))
+    matched = keyed(shown).join_asof(
+        seen,
+        on="timestamp",
+        by=["_unit", "_to"],
+        strategy="nearest",
+        tolerance="2s",
+        check_sortedness=False,  # both sorted by time, so every group is too
+    )
+    kept = matched.filter(pl.col("_seen").is_null()).drop("_unit", "_to", "_seen")
+    return pl.concat([kept, history], how="diagonal_relaxed").sort("timestamp")
 
 
 def _between(frame: pl.DataFrame, start: datetime | None, end: datetime | None) -> pl.DataFrame:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -61,6 +61,7 @@ _LEGEND = re.compile(
 _LOAD_STATES = {"loaded", "not-found", "bad-setting", "error", "masked", "stub", "merged"}
 # Timestamps as systemctl prints them without --timestamp=unix, in a UTC locale.
 _CLOCK = re.compile(r"^(?:\w{3} )?(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) (UTC|GMT)$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # journald PRIORITY (syslog severities) to the logs frame's levels.
 PRIORITY_LEVELS = {
     "0": "fatal",
@@ -308,17 +309,23 @@ class JournalRead:
         return bool(self.bad_lines or self.missing_messages)
 
 
-def parse_journal(text: str, *, host: str = "") -> JournalRead:
-    """Return the logs frame of ``journalctl -o json`` output.
+# systemd's own journal messages about units, by MESSAGE_ID (the catalog in
+# /usr/lib/systemd/catalog/systemd.catalog), and the state each says the unit entered.
+UNIT_MESSAGES = {
+    "7d4958e842da4a758f6c1cdc7b36dcc5": "activating",  # "Starting X..."
+    "39f53479d3a045ac8e11786248231fbf": "active",  # "Started X."
+    "be02cf6855d2428ba40df7e9d022f03d": "failed",  # "Failed to start X."
+    "de5b426a63be47a7b6ac3eaac82e2f6f": "deactivating",  # "Stopping X..."
+    "9d1aaa27d60140bd96365438aad20286": "inactive",  # "Stopped X."
+    "d9b373ed55a64feb8242e02dbe79a49c": "failed",  # "X: Failed with result 'R'."
+    "7ad2d189f7e94e70a38c781354912448": "inactive",  # "X: Deactivated successfully."
+    "5eb03494b6584870a536b337290809b3": "restarting",  # "X: Scheduled restart job, ..."
+}
 
-    ``timestamp`` is ``__REALTIME_TIMESTAMP`` (microseconds, when journald received the
-    entry); ``source_time`` keeps ``_SOURCE_REALTIME_TIMESTAMP`` when the sender gave one.
-    Repeated fields are joined with a newline; byte arrays are decoded as UTF-8 with
-    replacement. A ``null`` message becomes "" with ``message_missing`` true, never the
-    text "None".
-    """
-    records = []
-    bad = missing = 0
+
+def _entries(text: str) -> tuple[list[dict[str, Any]], int]:
+    """Return the JSON objects of ``journalctl -o json`` output and the count of bad lines."""
+    entries, bad = [], 0
     # One JSON object per line whose values change type from entry to entry (string,
     # null, byte array, array of either): no columnar JSON reader types that as one
     # column, so each line is decoded here.
@@ -333,11 +340,72 @@ def parse_journal(text: str, *, host: str = "") -> JournalRead:
         if not isinstance(entry, dict) or "__REALTIME_TIMESTAMP" not in entry:
             bad += 1
             continue
+        entries.append(entry)
+    return entries, bad
+
+
+def parse_unit_messages(text: str, *, host: str) -> pl.DataFrame:
+    """Return the events frame (kind "unit state") of systemd's unit messages in a journal.
+
+    Each message whose ``MESSAGE_ID`` is in :data:`UNIT_MESSAGES` is one state change of
+    the unit named by its ``UNIT`` field, at its ``__REALTIME_TIMESTAMP``. A scheduled
+    automatic restart carries the restart counter (``N_RESTARTS``).
+    """
+    entries, _ = _entries(text)
+    records = []
+    for entry in entries:
+        entered = UNIT_MESSAGES.get(_field_text(entry.get("MESSAGE_ID")))
+        unit = _field_text(entry.get("UNIT")) or _field_text(entry.get("USER_UNIT"))
+        moment = _micros(entry.get("__REALTIME_TIMESTAMP"))
+        if entered is None or not unit or moment is None:
+            continue
+        restarts = _field_text(entry.get("N_RESTARTS"))
+        details = {
+            "unit": unit,
+            "to": entered,
+            "restarts": int(restarts) if restarts.isdigit() else 0,
+            "result": _field_text(entry.get("UNIT_RESULT") or entry.get("JOB_RESULT")),
+            "message": _field_text(entry.get("MESSAGE")),
+            "source": "journal",
+        }
+        summary = f"{unit} {entered}"
+        if entered == "restarting" and details["restarts"]:
+            summary += f" (restart counter {details['restarts']})"
+        elif details["result"] and entered == "failed":
+            summary += f" ({details['result']})"
+        records.append(
+            {
+                "timestamp": _EPOCH + timedelta(microseconds=moment),
+                "kind": "unit state",
+                "service": unit_service(unit),
+                "summary": summary,
+                "host": host,
+                "details": orjson.dumps(details).decode(),
+            }
+        )
+    return events_frame(records)
+
+
+def parse_journal(text: str, *, host: str = "") -> JournalRead:
+    """Return the logs frame of ``journalctl -o json`` output.
+
+    ``timestamp`` is ``__REALTIME_TIMESTAMP`` (microseconds, when journald received the
+    entry); ``source_time`` keeps ``_SOURCE_REALTIME_TIMESTAMP`` when the sender gave one.
+    Repeated fields are joined with a newline; byte arrays are decoded as UTF-8 with
+    replacement. A ``null`` message becomes "" with ``message_missing`` true, never the
+    text "None".
+    """
+    records = []
+    missing = 0
+    entries, bad = _entries(text)
+    for entry in entries:
         raw_message = entry.get("MESSAGE")
         message = _field_text(raw_message)
         if raw_message is None:
             missing += 1
-        unit = _field_text(entry.get("_SYSTEMD_UNIT")) or _field_text(entry.get("UNIT"))
+        # systemd's messages about a unit name it in UNIT (their sender is init.scope),
+        # as `journalctl -u` matches them.
+        unit = _field_text(entry.get("UNIT")) or _field_text(entry.get("_SYSTEMD_UNIT"))
         name = (
             unit_service(unit)
             if unit

@@ -159,3 +159,92 @@ def journalctl() -> str:
     if found is None:
         pytest.fail(f"journalctl is not installed: {HINT}", pytrace=False)
     return found
+
+
+def systemd_message(micros: int, unit: str, message_id: str, message: str, **fields) -> dict:
+    """Return a journal entry as systemd (PID 1) writes one about ``unit``.
+
+    The fields are those systemd 252 sets (strings in libsystemd-core-252.so:
+    ``MESSAGE_ID=``, ``UNIT=``, ``JOB_TYPE=``, ``JOB_RESULT=``, ``UNIT_RESULT=``,
+    ``N_RESTARTS=``); the message ids are from /usr/lib/systemd/catalog/systemd.catalog.
+    """
+    entry = {
+        "__REALTIME_TIMESTAMP": str(micros),
+        "__MONOTONIC_TIMESTAMP": str(micros - 1_652_000_000_000_000),
+        "_BOOT_ID": "0f3e9c1d2b4a4f6e8a7b6c5d4e3f2a1b",
+        "_HOSTNAME": "shop-1",
+        "_PID": "1",
+        "_COMM": "systemd",
+        "SYSLOG_IDENTIFIER": "systemd",
+        "_SYSTEMD_UNIT": "init.scope",
+        "PRIORITY": "6",
+        "UNIT": unit,
+        "MESSAGE_ID": message_id,
+        "MESSAGE": message,
+        **{key.upper(): str(value) for key, value in fields.items()},
+    }
+    return {key: value for key, value in entry.items() if value != ""}
+
+
+def orders_crash(onset_s: int) -> list[dict]:
+    """systemd's messages of orders.service failing 70 s before ``onset_s`` and restarting."""
+    us = 1_000_000
+    at = onset_s * us
+    return [
+        systemd_message(
+            at - 120 * us,
+            "orders.service",
+            "39f53479d3a045ac8e11786248231fbf",
+            "Started orders.service - Sock Shop orders.",
+            job_type="start",
+            job_result="done",
+        ),
+        {
+            **systemd_message(
+                at - 71 * us, "orders.service", "", "orders: db pool exhausted, exiting"
+            ),
+            "_SYSTEMD_UNIT": "orders.service",
+            "_COMM": "orders",
+            "SYSLOG_IDENTIFIER": "orders",
+            "_PID": "812",
+            "PRIORITY": "2",
+        },
+        systemd_message(
+            at - 70 * us,
+            "orders.service",
+            "d9b373ed55a64feb8242e02dbe79a49c",
+            "orders.service: Failed with result 'exit-code'.",
+            unit_result="exit-code",
+            priority=4,
+        ),
+        systemd_message(
+            at - 65 * us,
+            "orders.service",
+            "5eb03494b6584870a536b337290809b3",
+            "orders.service: Scheduled restart job, restart counter is at 1.",
+            n_restarts=1,
+        ),
+        systemd_message(
+            at - 64 * us,
+            "orders.service",
+            "9d1aaa27d60140bd96365438aad20286",
+            "Stopped orders.service - Sock Shop orders.",
+            job_type="restart",
+            job_result="done",
+        ),
+        systemd_message(
+            at - 64 * us + 1000,
+            "orders.service",
+            "7d4958e842da4a758f6c1cdc7b36dcc5",
+            "Starting orders.service - Sock Shop orders...",
+            job_type="start",
+        ),
+        systemd_message(
+            at - 63 * us,
+            "orders.service",
+            "39f53479d3a045ac8e11786248231fbf",
+            "Started orders.service - Sock Shop orders.",
+            job_type="start",
+            job_result="done",
+        ),
+    ]

@@ -56,3 +56,32 @@ def test_an_unreachable_host_is_reported_and_the_ranking_kept(tmp_path):
     result = investigate(case, hosts=[gone])
     assert [c.service for c in result.ranking] == [c.service for c in investigate(case).ranking]
     assert "cannot reach host gone" in result.to_dict()["hosts_failed"]["gone"]
+
+
+def test_a_unit_that_failed_and_restarted_before_the_onset_is_ranked_first(tmp_path):
+    from hostkit import orders_crash, write_journal
+
+    case = datasets.load("rcd-sockshop/carts-cpu/1")
+    plain = investigate(case)
+    write_journal(orders_crash(int(plain.onset.timestamp())), tmp_path / "journal")
+    host = Host("shop-1", journal_directory=str(tmp_path / "journal"))
+
+    result = investigate(case, hosts=Inventory([host], snapshots=tmp_path / "snapshots"))
+
+    first = result.ranking[0]
+    assert (first.service, first.indicator) == ("orders", "unit:orders.service failed")
+    assert first.evidence["event"]["seconds_from_onset"] == -70.0
+    assert first.evidence["event"]["summary"] == "orders.service failed (exit-code)"
+    # The changes that count: the failure, the scheduled restart and the start after the
+    # stop; the first start and the stop itself are annotations only.
+    assert [e["summary"] for e in first.evidence["events"]] == [
+        "orders.service failed (exit-code)",
+        "orders.service restarting (restart counter 1)",
+        "orders.service activating",
+        "orders.service active",
+    ]
+    assert [c.service for c in result.ranking[1:]] == [
+        c.service for c in plain.ranking if c.service != "orders"
+    ]
+    summaries = [a["summary"] for a in result.to_dict()["annotations"]]
+    assert summaries[0] == "orders.service active" and len(summaries) == 6

@@ -167,3 +167,31 @@ def test_journal_logs_feed_the_template_miner(tmp_path):
     ids = mined["template_id"].to_list()
     assert ids[0] == ids[1] != ids[2]
     assert mined["service"].to_list() == ["carts"] * 3
+
+
+def test_systemd_unit_messages_become_the_full_state_history(tmp_path):
+    from hostkit import orders_crash
+
+    onset = 1652812675  # 2022-05-17T18:37:55Z
+    write_journal(orders_crash(onset), tmp_path)
+    source = HostSource(Host("shop-1", journal_directory=str(tmp_path)))
+    start = datetime.fromtimestamp(onset - 600, tz=UTC)
+    end = datetime.fromtimestamp(onset, tz=UTC)
+    history = source.unit_history(start, end)
+    assert history["summary"].to_list() == [
+        "orders.service active",
+        "orders.service failed (exit-code)",
+        "orders.service restarting (restart counter 1)",
+        "orders.service inactive",
+        "orders.service activating",
+        "orders.service active",
+    ]
+    assert set(history["kind"]) == {"unit state"} and set(history["service"]) == {"orders"}
+    assert history["timestamp"][1] == datetime.fromtimestamp(onset - 70, tz=UTC)
+    assert orjson.loads(history["details"][2])["restarts"] == 1
+    # The same journal read as logs: systemd's messages about orders count as orders'.
+    logs = source.journal(start, end, ["orders.service"]).logs
+    assert logs.height == 7 and set(logs["service"]) == {"orders"}
+    assert logs.filter(pl.col("level") == "fatal")["message"].to_list() == [
+        "orders: db pool exhausted, exiting"
+    ]

@@ -149,3 +149,23 @@ def test_state_changes_become_unit_state_events():
 )
 def test_show_timestamps(text, expected):
     assert systemd.parse_timestamp(text) == expected
+
+
+def test_journal_and_show_report_one_change_once():
+    from workbench.sources.mancer import _merge_unit_events
+
+    shown = systemd.unit_events("node-7", systemd.parse_show(read("show.txt")))
+    # systemd's "Failed with result" message for orders, 0.4 s after the second-precision
+    # InactiveEnterTimestamp of show.txt.
+    message = {
+        "__REALTIME_TIMESTAMP": "1739797380400000",
+        "UNIT": "orders.service",
+        "MESSAGE_ID": "d9b373ed55a64feb8242e02dbe79a49c",
+        "UNIT_RESULT": "oom-kill",
+        "MESSAGE": "orders.service: Failed with result 'oom-kill'.",
+    }
+    history = systemd.parse_unit_messages(orjson.dumps(message).decode(), host="node-7")
+    merged = _merge_unit_events(shown, history)
+    failed = merged.filter(pl.col("summary").str.starts_with("orders.service failed"))
+    assert failed["summary"].to_list() == ["orders.service failed (oom-kill)"]
+    assert merged.height == shown.height
