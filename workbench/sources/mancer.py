@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import functools
 import hashlib
 import itertools
 import logging
@@ -173,6 +174,7 @@ def _backends() -> tuple[type, type]:
     return BashBackend, SshBackend
 
 
+@functools.cache
 def _checked_ssh_class() -> type:
     _, ssh_backend = _backends()
 
@@ -251,6 +253,11 @@ class HostSource:
         else:
             try:
                 result = self._backend.execute_command(command)
+            except FileNotFoundError:
+                raise UsageError(
+                    "ssh (the OpenSSH client) is not installed on this machine; install it "
+                    "(Debian: apt-get install openssh-client) to reach remote hosts"
+                ) from None
             except subprocess.TimeoutExpired:
                 raise self._error(
                     SourceTimeout,

@@ -9,7 +9,7 @@ import pytest
 from hostkit import keygen, write_journal
 from servers import free_port
 
-from workbench.errors import AuthError, SourceUnavailable
+from workbench.errors import AuthError, SourceTimeout, SourceUnavailable
 from workbench.sources import mancer
 from workbench.sources.mancer import (
     CommandNotFound,
@@ -221,3 +221,10 @@ def test_importing_the_adapter_does_not_import_mancer():
         "sys.exit(1 if any(m == 'mancer' or m.startswith('mancer.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_command_that_runs_too_long_is_a_timeout(sshd, tmp_path):
+    with pytest.raises(SourceTimeout, match="sleep on host remote did not finish within 1 s"):
+        HostSource(ssh_host(sshd, tmp_path), timeout=1).run("sleep 5")
+    with pytest.raises(SourceTimeout, match="sleep on host here did not finish within 1 s"):
+        HostSource(Host("here"), timeout=1).run("sleep 5")
