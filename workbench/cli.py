@@ -170,6 +170,10 @@ def investigate(
         case = datasets.load(dataset)
     inventory = _inventory(config, None) if hosts else None
     result = run(case, onset=_option_time("--onset", onset), hosts=inventory)
+    for name, note in result.extras.get("hosts_failed", {}).items():
+        typer.secho(f"host {name} failed: {note}", fg="red", err=True)
+    for name, note in result.extras.get("hosts_partial", {}).items():
+        typer.secho(f"host {name} partial: {note}", fg="yellow", err=True)
     if report is not None:
         _write_report(result, report, top=top, truth=case.truth)
     if as_json:

@@ -810,7 +810,7 @@ class Inventory:
 def _probe(source: HostSource) -> tuple[pl.DataFrame, None]:
     started = time.monotonic()
     kernel = source.run("uname -sr", what="uname").strip()
-    seconds = time.monotonic() - started
+    seconds = round(time.monotonic() - started, 3)
     row = {"host": [source.host.name], "seconds": [seconds], "kernel": [kernel]}
     return pl.DataFrame(row), None
 
