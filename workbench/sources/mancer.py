@@ -439,23 +439,42 @@ class HostSource:
                 states[path] = FileState(None, None)
                 continue
             data = base64.b64decode(parts[2] if len(parts) > 2 else "")
-            states[path] = FileState(data.decode("utf-8", errors="replace"), int(parts[1]))
+            states[path] = FileState.read(data, int(parts[1]))
         return states
 
 
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """A config file as read: its text (None when missing) and mtime (epoch seconds)."""
+    """A config file as read: its text with secret values redacted, mtime and checksum.
+
+    ``text`` is None when the file is missing. ``sha256`` is of the file as read, before
+    redaction, so a change of a secret value alone still counts as a change.
+    """
 
     text: str | None
     mtime: int | None
+    sha256: str | None = None
 
-    @property
-    def sha256(self) -> str | None:
-        return None if self.text is None else hashlib.sha256(self.text.encode()).hexdigest()
+    @classmethod
+    def read(cls, raw: bytes, mtime: int | None) -> FileState:
+        text = raw.decode("utf-8", errors="replace")
+        return cls(redact(text), mtime, hashlib.sha256(raw).hexdigest())
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "mtime": self.mtime, "sha256": self.sha256}
+
+
+# `key = value`, `key: value` and `KEY=value` lines whose key names a secret.
+_SECRET_LINE = re.compile(
+    r"(?im)^(\s*[\w.-]*(?:password|passwd|passphrase|secret|token|api[_-]?key|"
+    r"access[_-]?key|private[_-]?key|credentials?)[\w.-]*[\"']?\s*[:=]\s*)(\S.*?)\s*$"
+)
+REDACTED = "<redacted>"
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with the values of secret-looking settings replaced by <redacted>."""
+    return _SECRET_LINE.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,7 +498,7 @@ class Snapshot:
             host=data["host"],
             taken=datetime.fromisoformat(data["taken"]),
             files={
-                path: FileState(state.get("text"), state.get("mtime"))
+                path: FileState(state.get("text"), state.get("mtime"), state.get("sha256"))
                 for path, state in data["files"].items()
             },
         )
@@ -541,7 +560,9 @@ def config_changes(
         )
         added = sum(1 for line in diff.splitlines() if line[:1] == "+" and line[:3] != "+++")
         removed = sum(1 for line in diff.splitlines() if line[:1] == "-" and line[:3] != "---")
-        if old.text is None:
+        if old.text is not None and new.text is not None and old.text == new.text:
+            what = "changed (secret values only, redacted)"
+        elif old.text is None:
             what = "created"
         elif new.text is None:
             what = "removed"
@@ -757,9 +778,14 @@ class Inventory:
 
     def snapshot(self) -> Collected:
         """Read and store every host's watched config files; return what changed since last time."""
-        return self._each(lambda s: (self._config_changes(s, snapshot=True), None), frames.EVENTS)
+        return self._each(
+            lambda s: (self._config_changes(s, snapshot=True, latest=True), None), frames.EVENTS
+        )
 
-    def _config_changes(self, source: HostSource, *, snapshot: bool) -> pl.DataFrame:
+    def _config_changes(
+        self, source: HostSource, *, snapshot: bool, latest: bool = False
+    ) -> pl.DataFrame:
+        """Return the changes between consecutive snapshots (only the newest pair if ``latest``)."""
         host = source.host
         if not host.config_files:
             return frames.empty(frames.EVENTS)
@@ -769,8 +795,10 @@ class Inventory:
             current = Snapshot(host.name, taken, source.read_files(host.config_files))
             self.snapshots.save(current)
             history.append(current)
+        pairs = list(itertools.pairwise(history))
         parts = [
-            config_changes(old, new, host.config_files) for old, new in itertools.pairwise(history)
+            config_changes(old, new, host.config_files)
+            for old, new in (pairs[-1:] if latest else pairs)
         ]
         return pl.concat(parts) if parts else frames.empty(frames.EVENTS)
 

@@ -228,3 +228,24 @@ def test_a_command_that_runs_too_long_is_a_timeout(sshd, tmp_path):
         HostSource(ssh_host(sshd, tmp_path), timeout=1).run("sleep 5")
     with pytest.raises(SourceTimeout, match="sleep on host here did not finish within 1 s"):
         HostSource(Host("here"), timeout=1).run("sleep 5")
+
+
+def test_secret_values_never_reach_snapshots_or_diffs(sshd, tmp_path):
+    config = tmp_path / "db.conf"
+    config.write_text("host = db-1\npassword = hunter2\n")
+    host = ssh_host(sshd, tmp_path, config_files={str(config): "orders"})
+    hosts = Inventory([host], snapshots=tmp_path / "snapshots")
+    hosts.snapshot()
+    config.write_text("host = db-1\npassword = s3cret-2\n")
+    changed = hosts.snapshot().frame.row(0, named=True)
+    # Only the secret changed: the change is reported, its values are not.
+    assert changed["summary"] == (
+        f"{config} changed (secret values only, redacted) on remote (+0 -0 lines)"
+    )
+    config.write_text("host = db-2\npassword = s3cret-3\n")
+    diff = hosts.snapshot().frame.row(0, named=True)["details"]
+    assert "-host = db-1\n+host = db-2\n" in diff
+    stored = "".join(p.read_text() for p in (tmp_path / "snapshots").rglob("*.json"))
+    for secret in ("hunter2", "s3cret-2", "s3cret-3"):
+        assert secret not in diff and secret not in stored
+    assert "password = <redacted>" in stored
