@@ -108,3 +108,11 @@ def test_without_settings_the_error_says_where_it_looked(tmp_path):
     assert run.returncode == 2
     assert "no settings file with hosts" in run.stderr
     assert str(tmp_path / "mancerops.toml") in run.stderr
+
+
+def test_hosts_units_on_a_host_without_systemd_says_so(sshd, tmp_path):
+    config = settings(sshd, tmp_path)
+    run = mancerops("hosts", "units", "--config", str(config), "--host", "ssh-1", "--json")
+    assert run.returncode == 1
+    assert json.loads(run.stdout) == []
+    assert "host ssh-1 failed: host ssh-1 does not run systemd" in run.stderr
