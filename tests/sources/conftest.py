@@ -134,3 +134,22 @@ def tls_certificate(tmp_path_factory):
     root = tmp_path_factory.mktemp("tls")
     make_certificate(root)
     return root / "tls.crt", root / "tls.key"
+
+
+@pytest.fixture(scope="session")
+def jaeger(tmp_path_factory):
+    """A real Jaeger v2.12.0 on 127.0.0.1 (memory storage) holding Nezha traces.
+
+    See jaegerdata.py for what is sent; ``jaeger.recent`` maps "47h"/"49h" to the trace
+    ids of the two copies moved to recent times.
+    """
+    import jaegerdata
+    from jaeger_server import JaegerServer
+
+    server = JaegerServer(tmp_path_factory.mktemp("jaeger")).start()
+    try:
+        server.recent = jaegerdata.load(server)
+        jaegerdata.wait_until_stored(server, server.recent)
+        yield server
+    finally:
+        server.stop()

@@ -110,8 +110,10 @@ def test_v3_is_preferred_and_search_sends_rfc3339_times(replay):
     assert query["query.operation_name"] == "GET /"
     assert query["query.start_time_min"] == "2023-11-14T22:00:00Z"
     assert query["query.start_time_max"] == "2023-11-14T23:00:00Z"
-    assert query["query.duration_min"] == "0.005s"
-    assert query["query.search_depth"] == "20"
+    assert query["query.duration_min"] == "5000us"
+    # Jaeger's HTTP gateway reads query.num_traces (without it: 500 "search depth must be
+    # greater than 0"); query.search_depth is its gRPC field name and is ignored over HTTP.
+    assert query["query.num_traces"] == "20"
 
 
 def test_v3_no_traces_found_is_an_empty_result(replay):
@@ -147,7 +149,9 @@ def test_v1_fallback_sends_a_window_in_microseconds_and_tags_as_json(replay):
     assert orjson.loads(query["tags"]) == {"http.status_code": "200"}
 
 
-def test_paging_moves_the_end_to_the_earliest_trace_seen(replay):
+def test_a_full_page_splits_the_window_whatever_traces_the_backend_picks(replay):
+    # A backend that fills a page with the OLDEST matching traces: moving the window's end
+    # to the earliest trace seen would then never find the newest one ("a").
     def trace(trace_id, start_us):
         return {
             "traceID": trace_id,
@@ -167,23 +171,64 @@ def test_paging_moves_the_end_to_the_earliest_trace_seen(replay):
         }
 
     base = 1_700_000_000_000_000
-    pages = {
-        None: [trace("a" * 32, base + 3_000_000), trace("b" * 32, base + 2_000_000)],
-        str(base + 2_000_000): [trace("c" * 32, base + 1_000_000)],
-    }
+    stored = [
+        trace("a" * 32, base + 3_000_000),
+        trace("b" * 32, base + 2_000_000),
+        trace("c" * 32, base + 1_000_000),
+    ]
 
     def answer(query):
-        data = pages.get(query["end"], pages[None])
-        return ok(orjson.dumps({"data": data, "errors": None}))
+        low, high, limit = int(query["start"]), int(query["end"]), int(query["limit"])
+        inside = [t for t in stored if low <= t["spans"][0]["startTime"] <= high]
+        oldest = sorted(inside, key=lambda t: t["spans"][0]["startTime"])[:limit]
+        return ok(orjson.dumps({"data": oldest, "errors": None}))
 
     server = replay({"/api/services": ok(b'{"data": ["web"]}'), "/api/traces": answer})
     loaded = JaegerSource(server.url, api="v1").find_traces(
         "web", start=datetime(2023, 11, 14, tzinfo=UTC), end="2023-11-15T00:00:00Z", limit=2
     )
-    assert loaded.spans["trace_id"].to_list() == ["a" * 32, "b" * 32, "c" * 32]
+    assert sorted(set(loaded.spans["trace_id"])) == ["a" * 32, "b" * 32, "c" * 32]
+    assert not loaded.partial
     searches = [q for p, q in server.requests if p == "/api/traces"]
-    assert len(searches) == 2
-    assert searches[1]["end"] == str(base + 2_000_000)
+    # The whole day was full (2 of 3), so it was split: every later window lies inside it.
+    assert len(searches) > 2
+    assert all(int(q["end"]) - int(q["start"]) < 86_400_000_000 for q in searches[1:])
+
+
+def test_more_traces_in_one_millisecond_than_the_limit_is_reported_as_partial(replay):
+    start_us = 1_700_000_000_000_000
+    traces = [
+        {
+            "traceID": f"{n:032x}",
+            "spans": [
+                {
+                    "traceID": f"{n:032x}",
+                    "spanID": f"{n:016x}",
+                    "operationName": "op",
+                    "references": [],
+                    "startTime": start_us,
+                    "duration": 10,
+                    "tags": [],
+                    "processID": "p1",
+                }
+            ],
+            "processes": {"p1": {"serviceName": "web", "tags": []}},
+        }
+        for n in (1, 2, 3)
+    ]
+
+    def answer(query):
+        inside = int(query["start"]) <= start_us <= int(query["end"])
+        data = traces[: int(query["limit"])] if inside else []
+        return ok(orjson.dumps({"data": data, "errors": None}))
+
+    server = replay({"/api/services": ok(b'{"data": ["web"]}'), "/api/traces": answer})
+    loaded = JaegerSource(server.url, api="v1").find_traces(
+        "web", start=start_us / 1e6 - 1, end=start_us / 1e6 + 1, limit=2
+    )
+    assert loaded.spans["trace_id"].n_unique() == 2
+    assert loaded.partial
+    assert "only 2 of them were read" in loaded.problem("truncated search").message
 
 
 def test_html_from_a_proxy_is_a_clear_error(replay):

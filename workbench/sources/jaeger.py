@@ -11,16 +11,24 @@ v3 (``/api/v3/...``, OTLP JSON inside grpc-gateway ``{"result": ...}`` wrappers)
 preferred; v1 (``/api/...``, what Jaeger UI uses) is the fallback. Both answers go
 through the trace-file readers, so a trace reads the same from either API or a file.
 
-Jaeger behaviours handled here: ``/api/traces`` without ``start`` looks back 48 hours
-(so a window is always sent); ``limit`` caps traces, not spans, and there is no offset, so
-paging moves the window's end to the earliest trace start seen; v3 answers 404 "No traces
-found" for an empty search; v1 times are µs, ``/api/dependencies`` ms, v3 RFC 3339.
+Jaeger behaviours handled here (checked against a real Jaeger v2.12.0, see
+tests/sources/test_traces_jaeger_server.py): ``/api/traces`` without ``start`` looks back
+48 hours and ignores ``lookback``, so a window is always sent; ``limit`` (v1) and
+``query.num_traces`` (v3, required: without it Jaeger answers 500) cap traces, not spans;
+there is no offset and a backend picks which traces fill a page (the memory store: the
+latest stored, whatever their start), so a full page makes the search split its window in
+two until every part holds fewer than ``limit`` traces; v3 answers 404 "No traces found"
+for an empty search and an unknown trace id, v1 404 "trace not found" for the latter; v3's
+HTTP gateway ignores attribute filters, so a search with tags uses v1's ``/api/traces``
+(the same query service serves both); v1 times are µs, ``/api/dependencies`` ms, v3
+RFC 3339.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -38,7 +46,8 @@ from workbench.errors import (
 )
 from workbench.sources import _http
 from workbench.sources.times import parse_duration, parse_time
-from workbench.sources.traces import SpanLoad, parse_spans
+from workbench.sources.traces import Problem, SpanLoad, parse_spans
+from workbench.sources.traces import problems as pr
 
 SOURCE = "jaeger"
 DEFAULT_TIMEOUT_S = 30.0
@@ -129,9 +138,18 @@ class JaegerSource:
         return pl.DataFrame({"name": names, "span_kind": kinds}, schema=_OPERATIONS).sort("name")
 
     def trace(self, trace_id: str) -> SpanLoad:
-        """Return one trace by id."""
-        path = f"/api/v3/traces/{trace_id}" if self.api_ == V3 else f"/api/traces/{trace_id}"
-        return self._spans(path, {})
+        """Return one trace by id; a :class:`QueryError` when Jaeger does not hold it."""
+        wanted = quote(trace_id.strip().lower(), safe="")
+        path = f"/api/v3/traces/{wanted}" if self.api_ == V3 else f"/api/traces/{wanted}"
+        loaded = self._spans(path, {})
+        if loaded.spans.is_empty():
+            raise QueryError(
+                f"trace {trace_id!r} is not in Jaeger at {self.url} (it may have expired "
+                "from storage, or the id is wrong)",
+                source=SOURCE,
+                url=self.url,
+            )
+        return loaded
 
     def find_traces(
         self,
@@ -146,55 +164,71 @@ class JaegerSource:
         limit: int = DEFAULT_LIMIT,
         max_traces: int = DEFAULT_MAX_TRACES,
     ) -> SpanLoad:
-        """Return the spans of traces matching a search, paging until ``max_traces``.
+        """Return the spans of traces matching a search, the latest ``max_traces`` at most.
 
         ``start`` / ``end`` take what :func:`workbench.sources.times.parse_time` takes
         (default: the hour before ``end``); durations what ``parse_duration`` takes.
+        ``limit`` is the traces per request: a full page splits the window in two (newest
+        half first) until every part holds fewer. A search with ``tags`` uses v1.
         """
         stop = parse_time(end)
         begin = parse_time(start) if start is not None else stop - DEFAULT_LOOKBACK
-        parts: list[pl.DataFrame] = []
-        problems = []
-        seen: set[str] = set()
-        while len(seen) < max_traces and begin < stop:
-            page = self._spans(
-                *self._search(
-                    service, operation, tags, begin, stop, min_duration, max_duration, limit
-                )
+        if limit < 1 or max_traces < 1:
+            raise QueryError(
+                f"limit and max_traces must be at least 1, not {limit} and {max_traces}",
+                source=SOURCE,
+                url=self.url,
             )
+        family = V1 if tags else self.api_
+        parts: list[pl.DataFrame] = []
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        windows = [(begin, stop)]  # a stack: the newest part of the window is searched first
+        while windows and len(seen) < max_traces:
+            low, high = windows.pop()
+            query = (service, operation, tags, low, high, min_duration, max_duration, limit)
+            page = self._spans(*self._search(family, *query))
+            found = page.spans["trace_id"].n_unique()
+            if found >= limit and high - low >= 2 * _SMALLEST_WINDOW:
+                # A full page: more traces may match than Jaeger chose to send. Search both
+                # halves instead (no offset in Jaeger; it picks which traces fill a page).
+                middle = low + (high - low) / 2
+                windows += [(low, middle), (middle, high)]
+                continue
             problems += page.problems
+            if found >= limit:
+                problems.append(
+                    Problem(
+                        pr.TRUNCATED,
+                        f"{limit} or more traces start within {_SMALLEST_WINDOW} at "
+                        f"{_rfc3339(low)}; only {limit} of them were read (raise limit)",
+                    )
+                )
             fresh = page.spans.filter(~pl.col("trace_id").is_in(list(seen)))
             if fresh.is_empty():
-                break
+                continue
             firsts = (
                 fresh.group_by("trace_id").agg(pl.col("start").min()).sort("start", descending=True)
             )
-            room = max_traces - len(seen)
-            kept = firsts.head(room)["trace_id"].to_list()
+            kept = firsts.head(max_traces - len(seen))["trace_id"].to_list()
             seen.update(kept)
             parts.append(fresh.filter(pl.col("trace_id").is_in(kept)))
-            if page.spans["trace_id"].n_unique() < limit:
-                break
-            # No offset in Jaeger: the next page ends where the earliest trace began.
-            earliest = firsts["start"].min()
-            if earliest is None or earliest >= stop:
-                break
-            stop = earliest
         spans = pl.concat(parts) if parts else parse_spans(b"[]", allow_empty=True).spans
-        return SpanLoad(self.url, f"jaeger-{self.api_}", spans, tuple(problems))
+        return SpanLoad(self.url, f"jaeger-{family}", spans, tuple(problems))
 
     def dependencies(self, end: Any = "now", lookback: Any = "24h") -> Any:
         """Return Jaeger's service dependency graph (networkx) for ``lookback`` before ``end``."""
         from workbench import graph
 
         params = {
-            "endTs": int(parse_time(end).timestamp() * 1000),
-            "lookback": int(parse_duration(lookback).total_seconds() * 1000),
+            "endTs": (parse_time(end) - _EPOCH) // _MS,
+            "lookback": parse_duration(lookback) // _MS,
         }
         return graph.from_dependencies(self._get_json("/api/dependencies", params=params))
 
     def _search(
         self,
+        family: str,
         service: str,
         operation: str | None,
         tags: dict[str, str] | None,
@@ -204,27 +238,25 @@ class JaegerSource:
         max_duration: Any,
         limit: int,
     ) -> tuple[str, dict[str, Any]]:
-        if self.api_ == V3:
+        if family == V3:
             params: dict[str, Any] = {
                 "query.service_name": service,
                 "query.start_time_min": _rfc3339(start),
                 "query.start_time_max": _rfc3339(end),
-                "query.search_depth": limit,
+                "query.num_traces": limit,
             }
             if operation:
                 params["query.operation_name"] = operation
             if min_duration is not None:
-                params["query.duration_min"] = f"{parse_duration(min_duration).total_seconds()}s"
+                params["query.duration_min"] = f"{parse_duration(min_duration) // _US}us"
             if max_duration is not None:
-                params["query.duration_max"] = f"{parse_duration(max_duration).total_seconds()}s"
-            for key, value in (tags or {}).items():
-                params[f"query.attributes[{key}]"] = value
+                params["query.duration_max"] = f"{parse_duration(max_duration) // _US}us"
             return "/api/v3/traces", params
         # v1: times in µs, always sent (without start Jaeger looks back 48 h).
         params = {
             "service": service,
-            "start": int(start.timestamp() * 1_000_000),
-            "end": int(end.timestamp() * 1_000_000),
+            "start": (start - _EPOCH) // _US,
+            "end": (end - _EPOCH) // _US,
             "limit": limit,
         }
         if operation:
@@ -232,9 +264,9 @@ class JaegerSource:
         if tags:
             params["tags"] = orjson.dumps(tags).decode()
         if min_duration is not None:
-            params["minDuration"] = f"{int(parse_duration(min_duration).total_seconds() * 1e6)}us"
+            params["minDuration"] = f"{parse_duration(min_duration) // _US}us"
         if max_duration is not None:
-            params["maxDuration"] = f"{int(parse_duration(max_duration).total_seconds() * 1e6)}us"
+            params["maxDuration"] = f"{parse_duration(max_duration) // _US}us"
         return "/api/traces", params
 
     def _spans(self, path: str, params: dict[str, Any]) -> SpanLoad:
@@ -305,6 +337,12 @@ class JaegerSource:
 
 
 _OPERATIONS = {"name": pl.String, "span_kind": pl.String}
+_NOTHING_FOUND = re.compile(r"no traces found|trace not found", re.IGNORECASE)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_MS = timedelta(milliseconds=1)
+# The narrowest window a full page is split down to (v1 times are whole microseconds).
+_SMALLEST_WINDOW = timedelta(milliseconds=1)
 
 
 def _checked(
@@ -314,8 +352,8 @@ def _checked(
     if status < 400:
         return response
     text = response.text[:300].strip()
-    if status == 404 and empty_on_404 and "no traces found" in text.lower():
-        return None  # v3's answer to a search or trace id that matches nothing
+    if status == 404 and empty_on_404 and _NOTHING_FOUND.search(text):
+        return None  # v3's "No traces found" (search or id), v1's "trace not found" (id)
     if status in (401, 403):
         raise AuthError(
             f"Jaeger at {url} refused {path} ({status}); check the credentials or headers",
@@ -344,4 +382,4 @@ def _require_json(response: httpx.Response, where: str) -> None:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -18,7 +18,8 @@ UNKNOWN_REFERENCE = "unknown reference"
 BAD_COUNT = "bad count"
 NON_HEX_ID = "non-hex id"
 WARNING = "warning"
-LOSSY = frozenset({INVALID_ID, SKIPPED_INPUT, API_ERROR})
+TRUNCATED = "truncated search"  # a Jaeger search page that could not be split further
+LOSSY = frozenset({INVALID_ID, SKIPPED_INPUT, API_ERROR, TRUNCATED})
 
 
 @dataclass(frozen=True, slots=True)
