@@ -52,7 +52,8 @@ bench-elasticsearch: $(BIN)/.bench-installed
 	$(BIN)/python benchmarks/bench_elasticsearch.py --out reports/bench_elasticsearch.json
 
 # Debian's prometheus, OpenSearch and Elasticsearch (Maven Central, cached in
-# ~/.cache/mancerops-ci) for the source tests; no daemon is started. Idempotent.
+# ~/.cache/mancerops-ci) and Jaeger (built with Go, cached there too) for the source
+# tests; no daemon is started. Idempotent.
 servers:
 	bash .ci/run servers
 
