@@ -93,8 +93,24 @@ class JaegerServer:
     def otlp_url(self) -> str:
         return f"http://{LOOPBACK}:{self.ports['otlp']}/v1/traces"
 
-    def start(self) -> JaegerServer:
-        """Start Jaeger and wait until its health check says it is ready."""
+    def start(self, attempts: int = 3) -> JaegerServer:
+        """Start Jaeger and wait until its health check says it is ready.
+
+        Four free ports are picked and then bound by Jaeger; if another process took one
+        in between ("address already in use"), it starts again on new ports.
+        """
+        for _ in range(attempts):
+            if self._start():
+                return self
+            if "address already in use" not in self._log_tail():
+                break
+        pytest.fail(
+            f"jaeger exited with {self.process.returncode}: {self._log_tail()}", pytrace=False
+        )
+
+    def _start(self) -> bool:
+        """Return True when Jaeger is ready, False when it exited."""
+        self.log.write_bytes(b"")
         self.ports = {name: free_port() for name in ("health", "query", "query_grpc", "otlp")}
         config = self.root / "jaeger.yaml"
         config.write_text(CONFIG.format(host=LOOPBACK, max_traces=MAX_TRACES, **self.ports))
@@ -109,12 +125,9 @@ class JaegerServer:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(
-                    f"jaeger exited with {self.process.returncode}: {self._log_tail()}",
-                    pytrace=False,
-                )
+                return False
             if self._ready():
-                return self
+                return True
             time.sleep(0.1)
         self.stop()
         pytest.fail(

@@ -150,7 +150,9 @@ def wait_until_stored(server, recent: dict[str, str], timeout: float = 30.0) -> 
     found = 0
     while time.monotonic() < deadline:
         # /api/traces with traceID parameters: a search by ids, no service needed.
-        answer = httpx.get(f"{server.url}/api/traces", params={"traceID": ids}, timeout=10)
+        answer = httpx.get(
+            f"{server.url}/api/traces", params={"traceID": ids}, timeout=10, trust_env=False
+        )
         found = sum(len(t["spans"]) for t in answer.json()["data"] or [])
         if found >= wanted:
             return

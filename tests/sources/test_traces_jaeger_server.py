@@ -285,3 +285,23 @@ def test_dependencies_are_asked_in_milliseconds(jaeger):
     assert sum(link["callCount"] for link in in_ms) == sum(data.expected_links(LOW, HIGH).values())
     in_s = raw(jaeger, "/api/dependencies", endTs=end_ms // 1000, lookback=lookback_ms)
     assert in_s.json()["data"] == []
+
+
+def test_operation_and_max_duration_filters(jaeger_source, api):
+    spans = data.expected().filter(pl.col("service") == "ts-travel-service")
+    operation = spans["operation"].mode().sort()[0]
+    ceiling_us = 20_000
+    loaded = jaeger_source.find_traces(
+        "ts-travel-service",
+        operation=operation,
+        start=LOW,
+        end=HIGH,
+        max_duration=f"{ceiling_us // 1000}ms",
+        limit=50,
+    )
+    matching = spans.filter(
+        (pl.col("operation") == operation) & (pl.col("duration_us") <= ceiling_us)
+    )["trace_id"].unique()
+    every = spans.filter(pl.col("operation") == operation)["trace_id"].n_unique()
+    assert 0 < matching.len() < every
+    assert_frame_equal(comparable(loaded.spans, api), expected(api, matching))
