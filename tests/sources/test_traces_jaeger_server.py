@@ -6,7 +6,9 @@ file sent as OTLP JSON, plus two copies of one trace at 47 and 49 hours ago
 against Jaeger's own raw answer.
 """
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import jaegerdata as data
@@ -305,3 +307,22 @@ def test_operation_and_max_duration_filters(jaeger_source, api):
     every = spans.filter(pl.col("operation") == operation)["trace_id"].n_unique()
     assert 0 < matching.len() < every
     assert_frame_equal(comparable(loaded.spans, api), expected(api, matching))
+
+
+def test_jaeger_listens_on_loopback_only(jaeger):
+    # The sockets of Jaeger's own PID, from /proc: every listener is on 127.0.0.1, and
+    # they are the four ports of the config (no default 0.0.0.0 or fixed 8888 listener).
+    pid = jaeger.process.pid
+    inodes = {
+        link.removeprefix("socket:[").removesuffix("]")
+        for link in (os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir() if f.is_symlink())
+        if link.startswith("socket:[")
+    }
+    listening = set()
+    for table in ("tcp", "tcp6"):
+        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                listening.add((address, int(port, 16)))
+    assert listening == {("0100007F", port) for port in jaeger.ports.values()}
