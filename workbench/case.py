@@ -39,6 +39,9 @@ class Case:
     logs: pl.DataFrame = field(default_factory=lambda: frames.empty(frames.LOGS))
     spans: pl.DataFrame = field(default_factory=lambda: frames.empty(frames.SPANS))
     events: pl.DataFrame = field(default_factory=lambda: frames.empty(frames.EVENTS))
+    # A fault-free stretch of the same system recorded apart from the incident (the
+    # dataset's normal period), an extra baseline for logs and spans; None when none.
+    reference: Case | None = None
 
     @property
     def name(self) -> str:

@@ -141,9 +141,16 @@ def investigate(
         ),
     ] = False,
     config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    modalities: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated modalities to rank with (default: metrics,logs,traces)."
+        ),
+    ] = None,
 ) -> None:
     """Rank the services most likely to be the root cause of an incident, with evidence."""
     from workbench import datasets
+    from workbench.rca import FusionRanker
     from workbench.rca import investigate as run
 
     if (dataset is None) == (prometheus is None):
@@ -168,8 +175,10 @@ def investigate(
         )
     else:
         case = datasets.load(dataset)
+    chosen = _modalities(modalities)
+    ranker = FusionRanker() if chosen is None else FusionRanker(modalities=chosen)
     inventory = _inventory(config, None) if hosts else None
-    result = run(case, onset=_option_time("--onset", onset), hosts=inventory)
+    result = run(case, onset=_option_time("--onset", onset), ranker=ranker, hosts=inventory)
     for name, note in result.extras.get("hosts_failed", {}).items():
         typer.secho(f"host {name} failed: {note}", fg="red", err=True)
     for name, note in result.extras.get("hosts_partial", {}).items():
@@ -201,6 +210,13 @@ def eval_rca(
         float, typer.Option(help="Seconds added to the given onset (with --given-onset).")
     ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    modalities: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated modalities to rank with, e.g. logs,traces "
+            "(default: metrics,logs,traces)."
+        ),
+    ] = None,
 ) -> None:
     """Score the root-cause ranking on every case of a suite (AC@k, Avg@5, seconds per case)."""
     from workbench.eval import evaluate_rca
@@ -210,7 +226,13 @@ def eval_rca(
     if not math.isfinite(delay) or abs(delay) > _MAX_DELAY_S:
         raise UsageError(f"--delay must be a number of seconds within ±{_MAX_DELAY_S:g}")
     progress = None if as_json or not sys.stderr.isatty() else _progress_printer()
-    result = evaluate_rca(suite, given_onset=given_onset, delay_s=delay, progress=progress)
+    result = evaluate_rca(
+        suite,
+        given_onset=given_onset,
+        delay_s=delay,
+        modalities=_modalities(modalities),
+        progress=progress,
+    )
     if as_json:
         _print_json(result)
         return
@@ -382,6 +404,15 @@ def _write_report(result, path: Path, **options) -> None:
         raise UsageError(f"cannot write the report to {path}: {error.strerror or error}") from None
 
 
+def _modalities(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if not chosen:
+        raise UsageError("--modalities is empty; give e.g. metrics,logs,traces")
+    return chosen
+
+
 def _console():
     """Return a console; off a terminal it is wide, so no column is squeezed to nothing."""
     from rich.console import Console
@@ -410,7 +441,7 @@ def _print_ranking(result, top: int) -> None:
             str(cause.rank),
             escape(cause.service),
             escape(cause.indicator),
-            f"{evidence['deviation']:+.1f} sd",
+            f"{evidence['deviation']:+.1f} {'sd' if evidence['kind'] == 'metric' else 'e-fold'}",
             f"{evidence['baseline']:.4g}",
             f"{evidence['observed']:.4g}",
             _relative(cause.onset, result.onset),

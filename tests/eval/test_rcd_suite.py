@@ -41,6 +41,7 @@ def test_json_keys_and_per_fault_counts(end_to_end):
         "top5",
         "onset_error_s",
         "seconds",
+        "load_seconds",
     }
 
 

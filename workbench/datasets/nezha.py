@@ -26,6 +26,13 @@ Frames:
 * spans: ``ParentID`` ``root`` -> ``""``, ``Duration`` µs -> ms, start from
   ``StartTimeUnixNano``.
 Rows repeated across files (all of ``2023-01-29/15_44`` repeats ``15_43``) are dropped.
+
+Reference: ``case.reference`` holds the date's fault-free logs and spans from
+``construct_data/<date>/{log,trace}`` (the normal period Nezha itself compares against:
+2023-01-29 08:48-08:51, 2023-01-30 11:38-11:39), as a baseline beside the minute or so
+of logs and spans a case holds before its fault. It is recorded apart from the case and
+carries no ground truth; on 2023-01-29 it lies 5 minutes after the 08:43 fault (trap 14
+of the datasets README).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ log = logging.getLogger(__name__)
 
 SUITE = "nezha"
 DATA_DIR = "rca_data"
+REFERENCE_DIR = "construct_data"
 BASELINE = timedelta(minutes=10)
 AFTER = timedelta(minutes=5)
 # A previous fault is taken to affect the data this long after its injection.
@@ -124,10 +132,34 @@ def load_case(root: Path, case_id: str) -> Case:
         suite=SUITE,
         case_id=case_id,
         truth=truth,
+        reference=_reference(str(root), fault.date),
         metrics=frames.validate(_between(metrics, "timestamp", start, end), frames.METRICS),
         logs=frames.validate(_between(logs, "timestamp", start, end), frames.LOGS),
         spans=frames.validate(_between(spans, "start", start, end), frames.SPANS),
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _reference(root: str, date: str) -> Case | None:
+    folder = Path(root) / REFERENCE_DIR / date
+    logs = _logs(_every_file(folder / "log"))
+    spans = _spans(_every_file(folder / "trace"))
+    if logs.is_empty() and spans.is_empty():
+        return None
+    return Case(
+        suite=SUITE,
+        case_id=f"{REFERENCE_DIR}/{date}",
+        truth=None,
+        logs=frames.validate(logs, frames.LOGS),
+        spans=frames.validate(spans, frames.SPANS),
+    )
+
+
+def _every_file(folder: Path) -> list[Path]:
+    chosen = {}
+    for file in sorted(folder.glob("*_*.csv*")):
+        chosen.setdefault(file.name.split(".")[0], file)  # plain .csv and .csv.gz: read one
+    return [chosen[stem] for stem in sorted(chosen)]
 
 
 def _window(all_faults: list[Fault], case_id: str) -> tuple[Fault, datetime, datetime]:

@@ -13,6 +13,7 @@ from workbench import frames
 from workbench.case import Case
 from workbench.errors import UsageError
 from workbench.rca.events import DEFAULT_LOOKBACK, with_events
+from workbench.rca.fusion import FusionRanker
 from workbench.rca.model import Investigation
 from workbench.rca.ranking import MetricRanker
 
@@ -21,13 +22,14 @@ def investigate(
     source: Case | Any,
     onset: datetime | str | None = None,
     *,
-    ranker: MetricRanker | None = None,
+    ranker: FusionRanker | MetricRanker | None = None,
     events: Any = None,
     hosts: Any = None,
 ) -> Investigation:
     """Rank the likely root-cause services of an incident, each with its evidence.
 
-    ``source`` is a :class:`~workbench.case.Case` or a metrics frame (polars or pandas).
+    ``source`` is a :class:`~workbench.case.Case` (its metrics, logs and spans are
+    fused, see :mod:`workbench.rca.fusion`) or a metrics frame (polars or pandas).
     ``onset`` is when the incident started, if known: a datetime (numpy, pandas or
     stdlib), epoch seconds, or ISO-8601 text, UTC when it has no zone; without it the
     onset is detected from the data.
@@ -38,13 +40,18 @@ def investigate(
     is ranked first and every nearby event is kept as an annotation (see
     :mod:`workbench.rca.events`). A case's own events count the same way.
     """
-    ranker = ranker if ranker is not None else MetricRanker()
+    ranker = ranker if ranker is not None else FusionRanker()
+    when = _parse_onset(onset)
     if isinstance(source, Case):
-        metrics, name = source.metrics, source.name
+        if isinstance(ranker, FusionRanker):
+            result = ranker.rank(source, when)
+        else:
+            result = ranker.rank(source.metrics, when, case=source.name)
         extra = [source.events] if not source.events.is_empty() else []
     else:
-        metrics, name, extra = source, None, []
-    result = ranker.rank(metrics, _parse_onset(onset), case=name)
+        metric_ranker = ranker.metric_ranker if isinstance(ranker, FusionRanker) else ranker
+        result = metric_ranker.rank(source, when, case=None)
+        extra = []
     if events is not None:
         extra.append(frames.validate(events, frames.EVENTS))
     if hosts is not None:

@@ -33,12 +33,15 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 {truth}
 <h2>Most likely root causes</h2>
 <table id="ranking">
-<thead><tr><th>#</th><th>service</th><th>indicator</th><th>deviation (robust sd)</th>
-<th>baseline</th><th>observed</th><th>indicator onset</th></tr></thead>
+<thead><tr><th>#</th><th>service</th><th>indicator</th>
+<th>deviation (robust sd; e-folds for logs, traces)</th><th>baseline</th><th>observed</th>
+<th>indicator onset</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
 </table>
+<h2>Evidence by modality</h2>
+{modalities}
 <h2>Top indicators around the onset</h2>
 {chart}
 </body>
@@ -75,6 +78,7 @@ def render(
         for cause in causes
     )
     return _PAGE.format(
+        modalities=_modalities(causes),
         title=html.escape(title),
         meta=html.escape(meta),
         truth=f"<p id=truth>{html.escape(truth_line(truth))}</p>" if truth else "",
@@ -97,11 +101,52 @@ def write(
     return path
 
 
+def _modalities(causes) -> str:
+    """Return, per cause, what each modality found: the metric, the log statement with
+    its lines, the trace edge with its trace ids."""
+    parts = []
+    for cause in causes:
+        found = cause.evidence.get("modalities")
+        if not found:
+            continue
+        items = []
+        for modality in sorted(found):
+            item = found[modality]
+            text = (
+                f"<b>{html.escape(modality)}</b>: {html.escape(item['indicator'])} "
+                f"(baseline {item['baseline']:.4g}, observed {item['observed']:.4g}, "
+                f"deviation {item['deviation']:+.2f})"
+            )
+            lines = "".join(
+                f"<li><code>{html.escape(line)}</code></li>" for line in item.get("lines", [])
+            )
+            traces = ", ".join(f"<code>{html.escape(t)}</code>" for t in item.get("trace_ids", []))
+            if lines:
+                text += f"<ul class=lines>{lines}</ul>"
+            if traces:
+                text += f"<div>traces: {traces}</div>"
+            items.append(f"<li>{text}</li>")
+        parts.append(
+            f"<h3>#{cause.rank} {html.escape(cause.service)}</h3><ul>{''.join(items)}</ul>"
+        )
+    return "\n".join(parts) if parts else "<p>Metrics only: see the ranking above.</p>"
+
+
+def _metric_of(cause) -> str | None:
+    found = cause.evidence.get("modalities", {}).get("metrics")
+    return found["metric"] if found else cause.evidence.get("metric")
+
+
+def _metric_indicator(cause) -> str:
+    found = cause.evidence.get("modalities", {}).get("metrics")
+    return found["indicator"] if found else cause.indicator
+
+
 def _chart(investigation: Investigation, top: int) -> str:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    causes = investigation.top(top)
+    causes = [c for c in investigation.top(top) if _metric_of(c)]
     if not causes:
         return "<p>No indicators to chart.</p>"
     metrics = investigation.metrics
@@ -110,13 +155,12 @@ def _chart(investigation: Investigation, top: int) -> str:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.04,
-        subplot_titles=[f"#{c.rank} {c.indicator}" for c in causes],
+        subplot_titles=[f"#{c.rank} {_metric_indicator(c)}" for c in causes],
     )
     for row, cause in enumerate(causes, 1):
         series = (
             metrics.filter(
-                (pl.col("service") == cause.service)
-                & (pl.col("metric") == cause.evidence.get("metric", ""))
+                (pl.col("service") == cause.service) & (pl.col("metric") == _metric_of(cause))
             )
             .group_by("timestamp")
             .agg(pl.col("value").mean())
@@ -132,8 +176,9 @@ def _chart(investigation: Investigation, top: int) -> str:
             row=row,
             col=1,
         )
+        metric = cause.evidence.get("modalities", {}).get("metrics", cause.evidence)
         figure.add_hline(
-            y=cause.evidence["baseline"], line_dash="dot", line_color="#57606a", row=row, col=1
+            y=metric["baseline"], line_dash="dot", line_color="#57606a", row=row, col=1
         )
     figure.add_vline(x=investigation.onset, line_color="#cf222e", line_width=2)
     figure.add_annotation(
