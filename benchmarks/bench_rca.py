@@ -5,6 +5,10 @@ AC@1, AC@3, Avg@5 and seconds per case, plus peak Python memory on one case.
 BARO runs as its README shows: ``bocpd`` finds the anomaly, ``robust_scorer`` ranks.
 
     python benchmarks/bench_rca.py --out reports/bench_rca.json [--limit 10] [--skip-baro-bocpd]
+    python benchmarks/bench_rca.py --suite nezha --out reports/bench_rca_nezha.json
+
+On ``nezha`` the multimodal ranking (``FusionRanker``: metrics, logs and traces) is timed
+end to end, loading and log parsing included, beside BARO on the same cases' metrics.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import polars as pl
 from workbench import datasets, frames
 from workbench.case import Case
 from workbench.eval.scores import accuracy, average_accuracy, rank_of
-from workbench.rca import MetricRanker, investigate
+from workbench.rca import FusionRanker, MetricRanker, investigate
 
 SUITE = "rcd-sockshop"
 DELAYS = (0, 60)
@@ -60,6 +64,24 @@ def run_baro(case: Case, onset_delay: float | None, scorer: str = "robust_scorer
         inject = int(case.truth.fault_start.timestamp() + onset_delay)
         result = rank(data, inject_time=inject)
     return [column.split("_", 1)[0] for column in result["ranks"]]
+
+
+def fused_end_to_end(case: Case, onset_delay: float | None) -> list[str]:
+    """Load the case again (CSV parsing included) and rank it from all its modalities."""
+    fresh = datasets.load(case.name)
+    onset = (
+        None if onset_delay is None else fresh.truth.fault_start + timedelta(seconds=onset_delay)
+    )
+    return [c.service for c in investigate(fresh, onset=onset, ranker=FusionRanker()).ranking]
+
+
+def multimodal_methods() -> dict[str, Callable[[Case], list[str]]]:
+    """Return the methods benchmarked on a suite with logs and traces (nezha)."""
+    return {
+        "mancerops-fusion end-to-end (load + rank)": lambda c: fused_end_to_end(c, None),
+        "mancerops-fusion onset+0s (load + rank)": lambda c: fused_end_to_end(c, 0),
+        "BARO onset+0s (metrics)": lambda c: run_baro(c, 0),
+    }
 
 
 def methods(include_baro_bocpd: bool) -> dict[str, Callable[[Case], list[str]]]:
@@ -120,10 +142,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-baro-bocpd", action="store_true", help="Skip BARO end to end (35 s a case)."
     )
+    parser.add_argument("--suite", default=SUITE, help="rcd-sockshop (default) or nezha.")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--probe-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    table = methods(include_baro_bocpd=True)
+    table = methods(include_baro_bocpd=True) | multimodal_methods()
     if args.probe:
         table[args.probe](datasets.load(args.probe_case))
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -132,17 +155,19 @@ def main() -> None:
         import baro  # noqa: F401
     except ImportError:
         sys.exit("fse-baro is not installed: pip install -e '.[bench]' (make bench does this)")
-    if args.skip_baro_bocpd:
+    if args.suite != SUITE:
+        table = multimodal_methods()
+    elif args.skip_baro_bocpd:
         del table["BARO end-to-end"]
 
-    names = datasets.cases(SUITE)[: args.limit]
-    cases = [datasets.load(f"{SUITE}/{name}") for name in names]
+    names = datasets.cases(args.suite)[: args.limit]
+    cases = [datasets.load(f"{args.suite}/{name}") for name in names]
     results = [run(name, method, cases) for name, method in table.items()]
 
     from importlib.metadata import version
 
     report = {
-        "suite": SUITE,
+        "suite": args.suite,
         "cases": len(cases),
         "python": platform.python_version(),
         "fse-baro": version("fse-baro"),

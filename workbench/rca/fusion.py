@@ -109,8 +109,13 @@ class FusionRanker:
             return metric_inv
         if onset is None:
             if metric_inv is None:
+                why = (
+                    "has no metrics"
+                    if case.metrics.is_empty()
+                    else "has metrics the onset cannot be found in (see the warning above)"
+                )
                 raise UsageError(
-                    f"{case.name} has no metrics, so the onset cannot be detected from them; "
+                    f"{case.name} {why}, so the onset cannot be detected from them; "
                     "give one (--onset, or --given-onset in an evaluation)"
                 )
             onset = metric_inv.onset
@@ -301,19 +306,7 @@ def _log_evidence(shifts, scores, evidence, rows) -> None:
 def _trace_evidence(hops: pl.DataFrame, floor_ms: float, scores, evidence, rows) -> None:
     if hops.is_empty():
         return
-    per_callee = hops.group_by("callee").agg(
-        pl.col("gap_fold").median().alias("gap_fold"),
-        pl.col("baseline_gap_ms").median().alias("baseline_gap_ms"),
-        pl.col("observed_gap_ms").median().alias("observed_gap_ms"),
-        pl.col("baseline_latency_ms").median().alias("baseline_ms"),
-        pl.col("observed_latency_ms").median().alias("observed_ms"),
-        pl.col("caller").sort().alias("callers"),
-        pl.col("trace_ids")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .unique(maintain_order=True)
-        .head(5)
-        .alias("trace_ids"),
-    )
+    floor = pl.lit(float(floor_ms))
     # What each service's own callees explain of its slowdown: the largest rise of a
     # callee's own latency. A rise of the hop is not taken off: the caller itself may
     # cause it (a starved CPU answers late and reads answers late).
@@ -323,18 +316,73 @@ def _trace_evidence(hops: pl.DataFrame, floor_ms: float, scores, evidence, rows)
         )
         .group_by("caller")
         .agg(
-            pl.col("rise").max().alias("explained_ms"),
+            pl.col("rise").max().clip(lower_bound=0.0).alias("explained_ms"),
             pl.col("callee").sort_by("rise").last().alias("slowest_callee"),
         )
+        .rename({"caller": "callee"})
     )
-    table = per_callee.join(waited, left_on="callee", right_on="caller", how="left").with_columns(
-        pl.col("explained_ms").fill_null(0.0).clip(lower_bound=0.0)
+    # A hop that grows on every call a caller makes points at the caller (it sends and
+    # reads late), not at each callee: take off the median gap fold of the caller's
+    # calls to its other callees.
+    others = (
+        hops.select("caller", "callee")
+        .join(
+            hops.select("caller", pl.col("callee").alias("other"), pl.col("gap_fold").alias("g")),
+            on="caller",
+        )
+        .filter(pl.col("other") != pl.col("callee"))
+        .group_by("caller", "callee")
+        .agg(pl.col("g").median().clip(lower_bound=0.0).alias("caller_side"))
+    )
+    edges = (
+        hops.join(waited, on="callee", how="left")
+        .join(others, on=["caller", "callee"], how="left")
+        .with_columns(
+            pl.col("explained_ms").fill_null(0.0),
+            pl.col("caller_side").fill_null(0.0),
+        )
+        .with_columns(
+            (
+                pl.col("baseline_latency_ms")
+                + (
+                    pl.col("observed_latency_ms")
+                    - pl.col("baseline_latency_ms")
+                    - pl.col("explained_ms")
+                ).clip(lower_bound=0.0)
+            ).alias("own_ms"),
+            (pl.col("gap_fold") - pl.col("caller_side")).alias("callee_gap_fold"),
+        )
+        .with_columns(
+            (
+                (pl.col("own_ms").clip(lower_bound=0.0) + floor)
+                / (pl.col("baseline_latency_ms").clip(lower_bound=0.0) + floor)
+            )
+            .log()
+            .alias("own_fold")
+        )
+    )
+    table = edges.group_by("callee").agg(
+        pl.col("callee_gap_fold").median().alias("gap_fold"),
+        pl.col("gap_fold").median().alias("raw_gap_fold"),
+        pl.col("own_fold").median().alias("latency_fold"),
+        pl.col("baseline_gap_ms").median().alias("baseline_gap_ms"),
+        pl.col("observed_gap_ms").median().alias("observed_gap_ms"),
+        pl.col("baseline_latency_ms").median().alias("baseline_ms"),
+        pl.col("observed_latency_ms").median().alias("observed_ms"),
+        pl.col("own_ms").median().alias("own_ms"),
+        pl.col("explained_ms").first().alias("explained_ms"),
+        pl.col("slowest_callee").first().alias("slowest_callee"),
+        pl.col("caller").sort().alias("callers"),
+        pl.col("trace_ids")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique(maintain_order=True)
+        .head(5)
+        .alias("trace_ids"),
     )
     for row in table.iter_rows(named=True):  # one row per service: tens
         service = row["callee"]
-        base, seen = row["baseline_ms"], row["observed_ms"]
-        own = base + max(seen - base - row["explained_ms"], 0.0)
-        latency_fold = math.log((max(own, 0.0) + floor_ms) / (max(base, 0.0) + floor_ms))
+        base, seen, own = row["baseline_ms"], row["observed_ms"], row["own_ms"]
+        latency_fold = float(row["latency_fold"])
         gap_fold = float(row["gap_fold"])
         callers = ",".join(row["callers"])
         if gap_fold >= latency_fold:
@@ -366,6 +414,7 @@ def _trace_evidence(hops: pl.DataFrame, floor_ms: float, scores, evidence, rows)
             "observed": float(observed),
             "deviation": float(fold),
             "gap_fold": gap_fold,
+            "gap_fold_before_caller_side": float(row["raw_gap_fold"]),
             "latency_fold": latency_fold,
             "latency_ms": {"baseline": float(base), "observed": float(seen)},
             "explained_by_callee_ms": float(row["explained_ms"]),
