@@ -30,6 +30,7 @@ import polars as pl
 
 from workbench import datasets, frames
 from workbench.case import Case
+from workbench.errors import WorkbenchError
 from workbench.eval.scores import accuracy, average_accuracy, rank_of
 from workbench.rca import FusionRanker, MetricRanker, investigate
 
@@ -115,7 +116,11 @@ def run(name: str, method: Callable[[Case], list[str]], cases: list[Case]) -> di
     ranks, seconds = [], []
     for case in cases:
         started = time.perf_counter()
-        ranked = method(case)
+        try:
+            ranked = method(case)
+        except WorkbenchError as error:  # a case the method cannot rank is a miss
+            print(f"{name} {case.case_id}: {error}", file=sys.stderr)
+            ranked = []
         seconds.append(time.perf_counter() - started)
         ranks.append(rank_of(case.truth.root_cause_service, ranked))
         print(f"{name} {case.case_id} rank {ranks[-1]} {seconds[-1]:.3f}s", file=sys.stderr)
