@@ -93,3 +93,18 @@ class FileFormatError(WorkbenchError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class RuleFileError(FileFormatError):
+    """An alerting rule file is malformed: ``rule`` names the rule (or group) at fault."""
+
+    def __init__(
+        self, message: str, *, path: str, line: int | None = None, rule: str | None = None
+    ) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}", path=path, line=line)
+        self.rule = rule
+
+
+class DeliveryError(WorkbenchError):
+    """An alert could not be delivered (yet): it is kept and retried, never dropped."""
