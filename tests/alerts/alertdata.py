@@ -49,3 +49,26 @@ def promtool_test(root: Path, rules_text: str, tests_yaml: str) -> subprocess.Co
         [tool("promtool"), "test", "rules", str(root / "test.yml")],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=root,
     )  # fmt: skip
+
+
+# Live history around the test run, for Alertmanager (which drops alerts that ended):
+# wb_live api is 10 from 20 minutes before the run until 40 minutes after; wb_flap api is
+# 10 until 8 minutes before the run, then 0.
+LIVE_BEFORE_MIN = 20
+LIVE_AFTER_MIN = 40
+FLAP_UNTIL_MIN = 12  # minutes after the start of the live history
+
+
+def live_start() -> int:
+    import time
+
+    return (int(time.time()) // STEP_S - LIVE_BEFORE_MIN) * STEP_S
+
+
+def live_series() -> dict[str, list[float | None]]:
+    n = LIVE_BEFORE_MIN + LIVE_AFTER_MIN + 1
+    return {
+        'wb_live{job="api",instance="a"}': [10.0] * n,
+        'wb_live{job="db",instance="b"}': [0.0] * n,
+        'wb_flap{job="api"}': [10.0 if i <= FLAP_UNTIL_MIN else 0.0 for i in range(n)],
+    }
