@@ -72,3 +72,21 @@ def live_series() -> dict[str, list[float | None]]:
         'wb_live{job="db",instance="b"}': [0.0] * n,
         'wb_flap{job="api"}': [10.0 if i <= FLAP_UNTIL_MIN else 0.0 for i in range(n)],
     }
+
+
+# Rules the ruled Prometheus evaluates itself every second, on the live series.
+SERVER_RULES = """\
+groups:
+  - name: evidence
+    interval: 1s
+    rules:
+      - alert: LiveFiring
+        expr: wb_live > 5
+        labels: {severity: page}
+        annotations: {summary: "{{ $labels.job }} at {{ $value }}"}
+      - alert: LivePending
+        expr: wb_live > 5
+        for: 1h
+      - alert: LiveBroken
+        expr: wb_live + on() wb_live
+"""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alertdata import SERIES, live_series, live_start, write_series
+from alertdata import SERIES, SERVER_RULES, live_series, live_start, write_series
 from receiver import Receiver
 from servers import LOOPBACK, READY_TIMEOUT_S, PrometheusServer, backfill, free_port, tool
 
@@ -109,5 +109,28 @@ def live_prometheus(tmp_path_factory):
     backfill(write_series(root / "live.om", live_series(), t0), root / "data")
     server.start()
     server.t0 = t0
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ruled_prometheus(tmp_path_factory):
+    """A real Prometheus on the live series that evaluates SERVER_RULES itself, every second."""
+    root = tmp_path_factory.mktemp("alerts-ruled-prometheus")
+    server = PrometheusServer(root)
+    (root / "rules.yml").write_text(SERVER_RULES)
+    (root / "prometheus.yml").write_text(
+        "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{root / 'rules.yml'}']\nscrape_configs: []\n"
+    )
+    backfill(write_series(root / "live.om", live_series(), live_start()), root / "data")
+    server.start()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:  # until every rule was evaluated once
+        groups = httpx.get(f"{server.url}/api/v1/rules", trust_env=False).json()["data"]["groups"]
+        if groups and all(r.get("lastEvaluation", "0001").startswith("20")
+                          for r in groups[0]["rules"]):  # fmt: skip
+            break
+        time.sleep(0.2)
     yield server
     server.stop()

@@ -368,6 +368,14 @@ class PrometheusSource:
         """Return the server's build information (``version``, ``revision``, ...)."""
         return dict(self._data("api/v1/status/buildinfo", [], what="build information"))
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Return the server's active alerts (``/api/v1/alerts``) as it sends them."""
+        return list((self._data("api/v1/alerts", [], what="alerts") or {}).get("alerts") or ())
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Return the server's rule groups (``/api/v1/rules``) as it sends them."""
+        return list((self._data("api/v1/rules", [], what="rules") or {}).get("groups") or ())
+
     # -- planning ----------------------------------------------------------------------
 
     def auto_step(self, start_ms: int, end_ms: int) -> int:
