@@ -3,6 +3,7 @@ test_delivery) a real Alertmanager."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,6 +14,11 @@ import pytest
 from alertdata import SERIES, SERVER_RULES, live_series, live_start, write_series
 from receiver import Receiver
 from servers import LOOPBACK, READY_TIMEOUT_S, PrometheusServer, backfill, free_port, tool
+
+# The mirror beside the checkout, as the Makefile exports it, for runs of plain pytest.
+_MIRROR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+if "MANCEROPS_DATASETS" not in os.environ and _MIRROR.is_dir():
+    os.environ["MANCEROPS_DATASETS"] = str(_MIRROR)
 
 
 @pytest.fixture(scope="session")

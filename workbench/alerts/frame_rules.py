@@ -4,8 +4,8 @@ Each returns the rule's *vector* at ``at``: one (labels, value) per series, serv
 edge whose condition holds, as a PromQL alerting expression would. The state machine
 does the rest (``for``, ``keep_firing_for``, one alert per label set).
 
-* ``threshold``: the latest sample of each matching series within ``lookback`` (5 m, as
-  Prometheus' staleness lookback) is above or below a value.
+* ``threshold``: the latest sample of each matching series within ``[at - lookback, at]``
+  (5 m, Prometheus 2's lookback, both ends included) is above or below a value.
 * ``anomaly``: :class:`~workbench.detect.RobustDeviation` fitted on the ``baseline``
   window before the last ``window``, scoring that window (robust standard units).
 * ``log``: :func:`~workbench.logs.signals.log_signals` of the last ``window`` against the
@@ -105,7 +105,7 @@ def _threshold(spec: Mapping[str, Any], metrics: pl.DataFrame, at: float) -> lis
     start, end = _moment(at - lookback), _moment(at)
     latest = (
         _select(spec, metrics)
-        .filter((pl.col("timestamp") > start) & (pl.col("timestamp") <= end))
+        .filter((pl.col("timestamp") >= start) & (pl.col("timestamp") <= end))
         .sort("timestamp")
         .group_by("service", "metric", "label_json", maintain_order=True)
         .agg(pl.col("value").last())
