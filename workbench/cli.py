@@ -12,6 +12,7 @@ import orjson
 import typer
 
 from workbench import __version__
+from workbench.cli_alerts import alerts_app
 from workbench.errors import UsageError, WorkbenchError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ hosts_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(hosts_app, name="hosts")
+app.add_typer(alerts_app, name="alerts")
 
 _state = {"debug": False}
 # Width of tables when stdout is not a terminal (a pipe, a file, a CI log).

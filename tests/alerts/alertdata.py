@@ -74,19 +74,21 @@ def live_series() -> dict[str, list[float | None]]:
     }
 
 
-# Rules the ruled Prometheus evaluates itself every second, on the live series.
+# Rules the ruled Prometheus evaluates itself every second, on the live series up to its
+# start (a block reaching into the future would make it refuse to write ALERTS: "out of
+# bounds"); last_over_time keeps the series current however long the session runs.
 SERVER_RULES = """\
 groups:
   - name: evidence
     interval: 1s
     rules:
       - alert: LiveFiring
-        expr: wb_live > 5
+        expr: last_over_time(wb_live[1h]) > 5
         labels: {severity: page}
         annotations: {summary: "{{ $labels.job }} at {{ $value }}"}
       - alert: LivePending
-        expr: wb_live > 5
+        expr: last_over_time(wb_live[1h]) > 5
         for: 1h
       - alert: LiveBroken
-        expr: wb_live + on() wb_live
+        expr: last_over_time(wb_live[1h]) + on() last_over_time(wb_live[1h])
 """

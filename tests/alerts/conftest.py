@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alertdata import SERIES, SERVER_RULES, live_series, live_start, write_series
+from alertdata import LIVE_BEFORE_MIN, SERIES, SERVER_RULES, live_series, live_start, write_series
 from receiver import Receiver
 from servers import LOOPBACK, READY_TIMEOUT_S, PrometheusServer, backfill, free_port, tool
 
@@ -129,7 +129,8 @@ def ruled_prometheus(tmp_path_factory):
         "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
         f"rule_files: ['{root / 'rules.yml'}']\nscrape_configs: []\n"
     )
-    backfill(write_series(root / "live.om", live_series(), live_start()), root / "data")
+    past = {key: values[: LIVE_BEFORE_MIN + 1] for key, values in live_series().items()}
+    backfill(write_series(root / "live.om", past, live_start()), root / "data")
     server.start()
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:  # until every rule was evaluated once

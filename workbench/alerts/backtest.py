@@ -29,7 +29,7 @@ from workbench.alerts import frame_rules
 from workbench.alerts.delivery import iso
 from workbench.alerts.evaluate import promql_samples
 from workbench.alerts.machine import FIRING, RuleState, Sample
-from workbench.alerts.rules import PROMQL, Rule, RuleSet
+from workbench.alerts.rules import ANOMALY, PROMQL, THRESHOLD, Rule, RuleSet
 from workbench.errors import SourceError, UsageError
 
 DEFAULT_GRACE_S = 300.0
@@ -213,7 +213,7 @@ def _replay(
 ) -> RuleBacktest:
     result = RuleBacktest(rule)
     try:
-        vectors = _vectors(rule, times, interval, prometheus, data)
+        vectors, result.series = _vectors(rule, times, interval, prometheus, data)
     except (SourceError, UsageError) as error:
         result.error = str(error)
         return result
@@ -244,11 +244,15 @@ def _replay(
 
 def _vectors(
     rule: Rule, times: list[float], interval: float, prometheus: Any, data: Any
-) -> list[list[Sample]]:
+) -> tuple[list[list[Sample]], pl.DataFrame | None]:
+    """Return the rule's vector at each time, and the series it looked at (for charts)."""
     if rule.kind != PROMQL:
         if data is None:
             raise UsageError(f"rule {rule.name!r} ({rule.kind}) needs frames (a dataset case)")
-        return [frame_rules.vector(rule, data, at) for at in times]
+        series = None
+        if rule.kind in (THRESHOLD, ANOMALY):
+            series = frame_rules.selected(rule.spec, data.needs(rule.kind))
+        return [frame_rules.vector(rule, data, at) for at in times], series
     if prometheus is None:
         raise UsageError(f"PromQL rule {rule.name!r} needs --prometheus to be backtested")
     frame = prometheus.query_range(rule.expr, times[0], times[-1], interval)
@@ -257,7 +261,7 @@ def _vectors(
         stamps = (frame["timestamp"].dt.epoch("ms") / 1000).to_list()
         for stamp, sample in zip(stamps, promql_samples(frame), strict=True):
             by_time.setdefault(round(stamp, 3), []).append(sample)
-    return [by_time.get(round(at, 3), []) for at in times]
+    return [by_time.get(round(at, 3), []) for at in times], frame
 
 
 def _score(result: RuleBacktest, faults: Sequence[Fault], grace: float) -> None:

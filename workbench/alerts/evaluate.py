@@ -34,7 +34,7 @@ from workbench.alerts.machine import (
     Sample,
     Transition,
 )
-from workbench.alerts.rules import PROMQL, Rule, RuleSet
+from workbench.alerts.rules import ANOMALY, PROMQL, THRESHOLD, Rule, RuleSet
 from workbench.alerts.store import AlertStore
 from workbench.errors import SourceError, UsageError
 
@@ -86,6 +86,9 @@ class Evaluation:
             ],
             "undelivered": [] if self.delivery is None else self.delivery.waiting,
         }
+
+
+METRIC_KINDS = (THRESHOLD, ANOMALY)
 
 
 class Evaluator:
@@ -151,6 +154,8 @@ class Evaluator:
         """Return the rule's vector at ``at``."""
         if rule.kind == PROMQL:
             return promql_samples(self.prometheus.query(rule.expr, at))
+        if self.data is None and self.prometheus is not None and rule.kind in METRIC_KINDS:
+            return frame_rules.vector(rule, frame_rules.pull_metrics(self.prometheus, rule, at), at)
         if self.data is None:
             raise UsageError(f"rule {rule.name!r} ({rule.kind}) needs frames; none were given")
         return frame_rules.vector(rule, self.data, at)

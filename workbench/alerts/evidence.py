@@ -29,8 +29,17 @@ _SUMMARY_ANNOTATIONS = ("summary", "description", "message")
 
 def prometheus_alert_events(source: Any) -> pl.DataFrame:
     """Return the active alerts of a PrometheusSource (``/api/v1/alerts``) as events."""
-    rows = [_row(a["labels"], a.get("annotations"), a.get("state", ""), a.get("activeAt"),
-                 a.get("value"), f"prometheus {source.url}") for a in source.alerts()]  # fmt: skip
+    rows = [
+        _row(
+            a["labels"],
+            a.get("annotations"),
+            a.get("state", ""),
+            a.get("activeAt"),
+            a.get("value"),
+            f"prometheus {source.url}",
+        )
+        for a in source.alerts()
+    ]
     return _frame(rows)
 
 
@@ -70,8 +79,9 @@ def alertmanager_events(
     if active_only:
         params = {"active": "true", "silenced": "false", "inhibited": "false"}
     try:
-        answer = httpx.get(base.join("api/v2/alerts"), params=params, timeout=timeout,
-                           trust_env=False)  # fmt: skip
+        answer = httpx.get(
+            base.join("api/v2/alerts"), params=params, timeout=timeout, trust_env=False
+        )
     except httpx.TimeoutException:
         raise SourceTimeout(
             f"Alertmanager at {shown} did not answer within {timeout:g} s",
@@ -140,8 +150,14 @@ def _row(
     name = labels.get("alertname", "")
     note = next((annotations[k] for k in _SUMMARY_ANNOTATIONS if annotations.get(k)), "")
     service = next((labels[k] for k in DEFAULT_SERVICE_LABELS if labels.get(k)), "")
-    details = {"labels": dict(labels), "annotations": annotations, "state": state,
-               "value": value, "source": where, **(extra or {})}  # fmt: skip
+    details = {
+        "labels": dict(labels),
+        "annotations": annotations,
+        "state": state,
+        "value": value,
+        "source": where,
+        **(extra or {}),
+    }
     return {
         "timestamp": _moment(moment),
         "kind": ALERT,
@@ -169,6 +185,12 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def _frame(rows: Iterable[dict[str, Any]]) -> pl.DataFrame:
-    schema = {"timestamp": frames.UTC_NS, "kind": pl.String, "service": pl.String,
-              "summary": pl.String, "host": pl.String, "details": pl.String}  # fmt: skip
+    schema = {
+        "timestamp": frames.UTC_NS,
+        "kind": pl.String,
+        "service": pl.String,
+        "summary": pl.String,
+        "host": pl.String,
+        "details": pl.String,
+    }
     return frames.validate(pl.DataFrame(list(rows), schema=schema), frames.EVENTS)

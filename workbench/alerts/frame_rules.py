@@ -35,8 +35,12 @@ DEFAULT_LOOKBACK = "5m"
 DEFAULT_WINDOW = "1m"
 DEFAULT_BASELINE = "30m"
 DEFAULT_MIN_CALLS = 1
-_LOG_KINDS = {"new_template": "new template", "template_rate": "rate shift",
-              "error_spike": "error spike"}  # fmt: skip
+LIVE_STEP_S = 15.0  # step of the metrics pulled for our kinds in a live run
+_LOG_KINDS = {
+    "new_template": "new template",
+    "template_rate": "rate shift",
+    "error_spike": "error spike",
+}
 
 
 class FrameData:
@@ -50,12 +54,31 @@ class FrameData:
         self.spans = None if spans is None else frames.validate(spans, "spans")
 
     def needs(self, kind: str) -> pl.DataFrame:
-        frame = {THRESHOLD: self.metrics, ANOMALY: self.metrics, LOG: self.logs,
-                 TRACE: self.spans}[kind]  # fmt: skip
+        frame = {THRESHOLD: self.metrics, ANOMALY: self.metrics, LOG: self.logs, TRACE: self.spans}[
+            kind
+        ]
         if frame is None:
             what = {THRESHOLD: "metrics", ANOMALY: "metrics", LOG: "logs", TRACE: "spans"}[kind]
             raise UsageError(f"a {kind} rule needs a {what} frame; none was given")
         return frame
+
+
+def pull_metrics(source: Any, rule: Rule, at: float, step: float = LIVE_STEP_S) -> FrameData:
+    """Return the metrics a threshold or anomaly rule needs at ``at``, pulled from Prometheus.
+
+    The rule's ``metric`` is read as a Prometheus metric name (``service`` from the
+    source's service labels), over the span the rule looks at, every ``step`` seconds.
+    """
+    spec = rule.spec
+    if rule.kind == THRESHOLD:
+        span = parse_duration(spec.get("lookback", DEFAULT_LOOKBACK))
+    else:
+        span = parse_duration(spec.get("window", DEFAULT_WINDOW)) + parse_duration(
+            spec.get("baseline", DEFAULT_BASELINE)
+        )
+    name = str(spec["metric"]).replace("\\", "\\\\").replace('"', '\\"')
+    pulled = source.query_range(f'{{__name__="{name}"}}', at - span, at, step)
+    return FrameData(metrics=pulled)
 
 
 def vector(rule: Rule, data: FrameData, at: float) -> list[Sample]:
@@ -83,6 +106,11 @@ def _with_labels(metrics: pl.DataFrame) -> pl.DataFrame:
     else:
         extra = pl.lit("{}")
     return metrics.with_columns(extra.alias("label_json"))
+
+
+def selected(spec: Mapping[str, Any], metrics: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of ``metrics`` a threshold or anomaly rule looks at."""
+    return _select(spec, metrics)
 
 
 def _select(spec: Mapping[str, Any], metrics: pl.DataFrame) -> pl.DataFrame:
@@ -142,8 +170,11 @@ def _anomaly(spec: Mapping[str, Any], metrics: pl.DataFrame, at: float) -> list[
         if len(before) < 3 or len(recent) < 1:
             continue
         score = float(RobustDeviation().fit(before[:, None]).score(recent[:, None])[0])
-        hit = {"up": score > spec["above"], "down": -score > spec["above"],
-               "both": abs(score) > spec["above"]}[direction]  # fmt: skip
+        hit = {
+            "up": score > spec["above"],
+            "down": -score > spec["above"],
+            "both": abs(score) > spec["above"],
+        }[direction]
         if hit:
             out.append((labels, score))
     return out

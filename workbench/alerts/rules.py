@@ -304,7 +304,9 @@ class _Reader:
             yield RuleGroup(name, interval, tuple(rules), self.path, own), skipped
 
     def rule(self, node: Node, group: str) -> Rule | None:
-        fields = self.mapping(node, f"a rule of group {group!r}", _RULE_FIELDS, _peek(node))
+        name = _peek(node)
+        what = f"rule {name!r} of group {group!r}" if name else f"a rule of group {group!r}"
+        fields = self.mapping(node, what, _RULE_FIELDS, name)
         label = self._label(fields, group)
         if "alert" in fields and "record" in fields:
             raise self.fail("a rule has both `alert` and `record`: give one", node, label)
@@ -327,12 +329,9 @@ class _Reader:
         return self._alert(fields, node, group, label, PROMQL, expr, {})
 
     def own_rule(self, node: Node, group: str) -> Rule:
-        fields = self.mapping(
-            node,
-            f"a rule of {OWN_KEY} group {group!r}",
-            (*_OWN_RULE_FIELDS, "expr", "record"),
-            _peek(node),
-        )
+        name = _peek(node)
+        what = f"rule {name!r} of {OWN_KEY} group {group!r}" if name else "a rule"
+        fields = self.mapping(node, what, (*_OWN_RULE_FIELDS, "expr", "record"), name)
         label = self._label(fields, group)
         if "alert" not in fields:
             raise self.fail(f"a rule of {OWN_KEY} group {group!r} has no `alert` name", node)
