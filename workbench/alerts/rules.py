@@ -359,9 +359,13 @@ class _Reader:
         name = self.scalar(fields["alert"][1], "alert", label)
         if not name:
             raise self.fail("an alert has an empty name", node, label)
-        for_s = self.duration(fields["for"][1], "for", label) if "for" in fields else 0.0
+        for_s = (
+            self.duration(fields["for"][1], f"rule {label!r}: for", label)
+            if "for" in fields
+            else 0.0
+        )
         keep = (
-            self.duration(fields["keep_firing_for"][1], "keep_firing_for", label)
+            self.duration(fields["keep_firing_for"][1], f"rule {label!r}: keep_firing_for", label)
             if "keep_firing_for" in fields
             else 0.0
         )
