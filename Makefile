@@ -59,3 +59,9 @@ servers:
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache
+
+# The streaming anomaly detector on NAB, next to NAB's published scoreboard.
+.PHONY: bench-detect
+bench-detect: $(BIN)/.installed
+	@mkdir -p reports
+	$(BIN)/python benchmarks/bench_detect.py --out reports/bench_detect.json

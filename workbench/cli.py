@@ -256,6 +256,25 @@ def eval_logparse(
     typer.echo(format_table(result))
 
 
+@eval_app.command("detect")
+def eval_detect(
+    suite: Annotated[str, typer.Option(help="Anomaly detection suite: nab.")] = "nab",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score the streaming anomaly detector on NAB with NAB's scoring (three profiles)."""
+    from workbench.eval.detect import evaluate_detect
+
+    result = evaluate_detect(suite)
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{result['suite']}: {result['series']} series, {result['points']:,} points, "
+               f"{result['points_per_second']:,.0f} points/s, {result['method']}")  # fmt: skip
+    for name, row in result["profiles"].items():
+        board = ", ".join(f"{k} {v[name]:.1f}" for k, v in result["scoreboard"].items())
+        typer.echo(f"  {name:<20} {row['score']:6.2f}  (threshold {row['threshold']:.4f}; {board})")
+
+
 @datasets_app.command("list")
 def datasets_list() -> None:
     """List the catalog's suites, their upstream and where each resolves."""

@@ -3,5 +3,12 @@
 from workbench.detect.base import DeviationScorer, OnsetDetector
 from workbench.detect.onset import RobustCusumOnset
 from workbench.detect.scoring import RobustDeviation
+from workbench.detect.streaming import RobustNoveltyDetector
 
-__all__ = ["DeviationScorer", "OnsetDetector", "RobustCusumOnset", "RobustDeviation"]
+__all__ = [
+    "DeviationScorer",
+    "OnsetDetector",
+    "RobustCusumOnset",
+    "RobustDeviation",
+    "RobustNoveltyDetector",
+]

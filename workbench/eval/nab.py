@@ -31,6 +31,7 @@ import numpy as np
 
 PROBATION_PERCENT = 0.15
 PROBATION_MAX_ROWS = 5000 * PROBATION_PERCENT  # 750 rows
+THRESHOLD_CANDIDATES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,17 @@ def score_series(
     profile: Profile,
 ) -> SeriesScore:
     """Return NAB's raw score of one series' anomaly scores at ``threshold``."""
-    weighted, window_of = sweep(timestamps, windows, profile)
+    return score_swept(sweep(timestamps, windows, profile), anomaly_scores, threshold, profile)
+
+
+def score_swept(
+    swept: tuple[np.ndarray, np.ndarray],
+    anomaly_scores: np.ndarray,
+    threshold: float,
+    profile: Profile,
+) -> SeriesScore:
+    """Return :func:`score_series` from the series' :func:`sweep` (computed once per profile)."""
+    weighted, window_of = swept
     anomaly_scores = np.asarray(anomaly_scores, dtype=float)
     counted = np.arange(len(weighted)) >= probation_rows(len(weighted))
     detected = (anomaly_scores >= threshold) & counted
@@ -146,6 +157,33 @@ def score_series(
         fn=int((~detected & in_window).sum()),
         windows=len(numbers),
     )
+
+
+def best_threshold(
+    outputs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    windows: Mapping[str, Sequence[tuple[np.datetime64, np.datetime64]]],
+    profile: Profile,
+    candidates: int = THRESHOLD_CANDIDATES,
+) -> tuple[float, float]:
+    """Return the (threshold, raw score) that scores best over all series, as NAB's optimiser.
+
+    One threshold for the whole corpus, tried at ``candidates`` quantiles of the positive
+    anomaly scores (NAB searches the same way, for each profile).
+    """
+    swept = {name: sweep(outputs[name][0], spans, profile) for name, spans in windows.items()}
+    scores = np.concatenate([np.asarray(outputs[name][1], dtype=float) for name in windows])
+    positive = scores[scores > 0]
+    if not len(positive):
+        return 1.0, -profile.fn * sum(len(s) for s in windows.values())
+    tried = np.unique(np.quantile(positive, np.linspace(0.0, 1.0, candidates)))
+    best = (float(tried[-1]), -np.inf)
+    for threshold in tried:
+        raw = sum(
+            score_swept(swept[name], outputs[name][1], threshold, profile).score for name in windows
+        )
+        if raw > best[1]:
+            best = (float(threshold), raw)
+    return best
 
 
 def row_scores(
