@@ -136,16 +136,17 @@ def run(
             external_url=external_url,
         )
         failed = False
-        while True:
-            started = time.time()
-            evaluation = evaluator.evaluate(started)
-            failed = _show_evaluation(evaluation, as_json)
-            if once:
-                break
-            try:
+        try:
+            while True:
+                started = time.time()
+                evaluation = evaluator.evaluate(started)
+                failed = _show_evaluation(evaluation, as_json)
+                if once:
+                    break
                 time.sleep(max(0.0, interval - (time.time() - started)))
-            except KeyboardInterrupt:
-                break
+        except KeyboardInterrupt:
+            # Each evaluation is committed as a whole, so stopping here loses nothing.
+            typer.echo("stopped", err=True)
     if failed:
         raise typer.Exit(1)
 

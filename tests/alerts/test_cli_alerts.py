@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -152,3 +154,26 @@ def test_events_reads_the_alerts_prometheus_holds(ruled_prometheus):
     summaries = sorted(row["summary"] for row in json.loads(run.stdout))
     assert summaries[1:] == ["LiveFiring firing: api at 10", "LivePending pending"]
     assert summaries[0].startswith("LiveBroken error: rule evaluation fails:")
+
+
+def test_run_every_evaluates_repeatedly_until_interrupted(live_prometheus, tmp_path):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(LIVE.split("mancerops:")[0])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "alerts", "run", str(rules), "--prometheus",
+         live_prometheus.url, "--state", str(tmp_path / "s.db"), "--every", "1s", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while sum('"at":' in line for line in seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    reader.join(timeout=5)
+    stamps = [line.split('"')[3] for line in seen if line.startswith('  "at":')]
+    assert len(stamps) >= 2 and stamps == sorted(set(stamps))  # one evaluation a second
+    assert process.returncode == 0
+    assert "stopped" in process.stderr.read()
