@@ -177,3 +177,18 @@ def test_run_every_evaluates_repeatedly_until_interrupted(live_prometheus, tmp_p
     assert len(stamps) >= 2 and stamps == sorted(set(stamps))  # one evaluation a second
     assert process.returncode == 0
     assert "stopped" in process.stderr.read()
+
+
+def test_backtest_over_every_case_of_a_prefix(tmp_path):
+    rules = tmp_path / "carts.yml"
+    rules.write_text(CARTS)
+    run = mancerops("alerts", "backtest", rules, "--dataset", "rcd-sockshop/carts-cpu", "--json")
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    assert [r["case"] for r in results] == [f"rcd-sockshop/carts-cpu/{n}" for n in range(1, 6)]
+    # in the five cases carts cpu is at most 2.5 before the fault and has a median of
+    # ~100 after it (normal.csv / anomalous.csv): each fault caught, no false alarm
+    assert all(len(r["rules"][0]["detections"]) == 1 for r in results)
+    assert all(r["rules"][0]["false_alarms"] == [] for r in results)
+    run = mancerops("alerts", "backtest", rules, "--dataset", "rcd-sockshop/nope")
+    assert run.returncode == 2 and "no case rcd-sockshop/nope" in run.stderr
