@@ -96,7 +96,10 @@ def run(
     prometheus: PromOption = None,
     every: Annotated[
         str | None,
-        typer.Option(help="Evaluate every DURATION (30s, 1m); default: the rules' interval."),
+        typer.Option(
+            help="Evaluate every rule every DURATION (30s, 1m); default: each group at its "
+            "own interval."
+        ),
     ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Evaluate once and exit (for cron).")
@@ -139,7 +142,7 @@ def run(
         try:
             while True:
                 started = time.time()
-                evaluation = evaluator.evaluate(started)
+                evaluation = evaluator.evaluate(started, due_only=every is None and not once)
                 failed = _show_evaluation(evaluation, as_json)
                 if once:
                     break
