@@ -103,6 +103,9 @@ def test_log_error_spike_and_new_template():
     new = own("log: {signal: new_template, window: 1m, baseline: 10m}")
     ((labels, value),) = vector(new, data, at(660))
     assert (labels["template"], value) == ("disk quota exceeded", 1.0)
+    # before the logs cover the 10 m baseline (they start at T), nothing is new yet
+    assert vector(new, data, at(600)) == []
+    assert vector(spike, data, at(659)) == []
 
 
 def test_trace_edge_p95_and_error_ratio():

@@ -9,8 +9,9 @@ does the rest (``for``, ``keep_firing_for``, one alert per label set).
 * ``anomaly``: :class:`~workbench.detect.RobustDeviation` fitted on the ``baseline``
   window before the last ``window``, scoring that window (robust standard units).
 * ``log``: :func:`~workbench.logs.signals.log_signals` of the last ``window`` against the
-  ``baseline`` before it; ``new_template`` fires on any new template, ``template_rate``
-  and ``error_spike`` on a Poisson deviation above ``above``.
+  ``baseline`` before it, once the logs cover the whole baseline; ``new_template`` fires
+  on any new template, ``template_rate`` and ``error_spike`` on a Poisson deviation above
+  ``above``.
 * ``trace``: caller -> callee calls of the last ``window`` (``workbench.graph.calls``);
   ``edge_p95`` is their p95 latency in ms, ``error_ratio`` their share of errors.
 """
@@ -186,6 +187,9 @@ def _log(spec: Mapping[str, Any], logs: pl.DataFrame, at: float) -> list[Sample]
     window = parse_duration(spec.get("window", DEFAULT_WINDOW))
     baseline = parse_duration(spec.get("baseline", DEFAULT_BASELINE))
     end, cut = _moment(at), _moment(at - window)
+    if logs.is_empty() or logs["timestamp"].min() > _moment(at - window - baseline):
+        # Until the logs cover the whole baseline, every template would look new.
+        return []
     chosen = logs if "service" not in spec else logs.filter(pl.col("service") == spec["service"])
     chosen = chosen.filter(
         (pl.col("timestamp") >= _moment(at - window - baseline)) & (pl.col("timestamp") < end)
