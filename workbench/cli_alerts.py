@@ -117,6 +117,11 @@ def run(
     external_url: Annotated[
         str | None, typer.Option(help="Base of generatorURL (default: the Prometheus URL).")
     ] = None,
+    es: Annotated[
+        str | None,
+        typer.Option("--es", help="Elasticsearch/OpenSearch base URL for the log rules."),
+    ] = None,
+    es_index: Annotated[str, typer.Option(help="Index (pattern) the log rules read.")] = "*",
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate rules live, keep state in SQLite, deliver to Alertmanager and webhooks."""
@@ -130,6 +135,11 @@ def run(
     )
     targets = [Target("alertmanager", url) for url in alertmanager or ()]
     targets += [Target("webhook", url) for url in webhook or ()]
+    logs_source = None
+    if es is not None:
+        from workbench.sources import ElasticsearchSource
+
+        logs_source = ElasticsearchSource(es)
     with AlertStore(state) as store:
         evaluator = Evaluator(
             loaded,
@@ -137,6 +147,8 @@ def run(
             store=store,
             targets=targets,
             external_url=external_url,
+            logs_source=logs_source,
+            logs_index=es_index,
         )
         failed = False
         try:

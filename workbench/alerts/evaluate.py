@@ -34,7 +34,7 @@ from workbench.alerts.machine import (
     Sample,
     Transition,
 )
-from workbench.alerts.rules import ANOMALY, PROMQL, THRESHOLD, Rule, RuleSet
+from workbench.alerts.rules import ANOMALY, LOG, PROMQL, THRESHOLD, Rule, RuleSet
 from workbench.alerts.store import AlertStore
 from workbench.errors import SourceError, UsageError
 
@@ -110,6 +110,9 @@ class Evaluator:
         Base of ``generatorURL`` (default: the Prometheus URL) and ``$externalURL``.
     resend_s:
         Seconds between resends of a firing alert to Alertmanager (Prometheus: 1 m).
+    logs_source, logs_index:
+        An :class:`~workbench.sources.ElasticsearchSource` and the index (pattern) the log
+        rules read when no frames are given; each evaluation pulls its window.
     """
 
     def __init__(
@@ -123,8 +126,12 @@ class Evaluator:
         external_labels: Mapping[str, str] | None = None,
         external_url: str | None = None,
         resend_s: float = DEFAULT_RESEND_DELAY_S,
+        logs_source: Any = None,
+        logs_index: str | None = None,
     ) -> None:
         self.rules = rules
+        self.logs_source = logs_source
+        self.logs_index = logs_index
         self.prometheus = prometheus
         self.data = data
         self.store = store or AlertStore()
@@ -157,6 +164,9 @@ class Evaluator:
             return promql_samples(self.prometheus.query(rule.expr, at))
         if self.data is None and self.prometheus is not None and rule.kind in METRIC_KINDS:
             return frame_rules.vector(rule, frame_rules.pull_metrics(self.prometheus, rule, at), at)
+        if self.data is None and self.logs_source is not None and rule.kind == LOG:
+            pulled = frame_rules.pull_logs(self.logs_source, self.logs_index or "*", rule, at)
+            return frame_rules.vector(rule, pulled, at)
         if self.data is None:
             raise UsageError(f"rule {rule.name!r} ({rule.kind}) needs frames; none were given")
         return frame_rules.vector(rule, self.data, at)

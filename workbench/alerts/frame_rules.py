@@ -47,12 +47,23 @@ _LOG_KINDS = {
 class FrameData:
     """The frames our rule kinds read (metrics, logs, spans), validated once."""
 
-    def __init__(self, metrics: Any = None, logs: Any = None, spans: Any = None) -> None:
+    def __init__(
+        self,
+        metrics: Any = None,
+        logs: Any = None,
+        spans: Any = None,
+        *,
+        logs_from: datetime | None = None,
+    ) -> None:
         self.metrics = (
             None if metrics is None else _with_labels(frames.validate(metrics, "metrics"))
         )
         self.logs = None if logs is None else frames.validate(logs, "logs")
         self.spans = None if spans is None else frames.validate(spans, "spans")
+        # Where the logs are known to start: a pull's start, else the first line.
+        self.logs_from = logs_from
+        if logs_from is None and self.logs is not None and self.logs.height:
+            self.logs_from = self.logs["timestamp"].min()
 
     def needs(self, kind: str) -> pl.DataFrame:
         frame = {THRESHOLD: self.metrics, ANOMALY: self.metrics, LOG: self.logs, TRACE: self.spans}[
@@ -82,6 +93,15 @@ def pull_metrics(source: Any, rule: Rule, at: float, step: float = LIVE_STEP_S) 
     return FrameData(metrics=pulled)
 
 
+def pull_logs(source: Any, index: str, rule: Rule, at: float) -> FrameData:
+    """Return the logs a log rule needs at ``at``, pulled from Elasticsearch or OpenSearch."""
+    span = parse_duration(rule.spec.get("window", DEFAULT_WINDOW)) + parse_duration(
+        rule.spec.get("baseline", DEFAULT_BASELINE)
+    )
+    start = _moment(at - span)
+    return FrameData(logs=source.logs(index, start, _moment(at)), logs_from=start)
+
+
 def vector(rule: Rule, data: FrameData, at: float) -> list[Sample]:
     """Return the samples of ``rule`` at epoch second ``at``."""
     frame = data.needs(rule.kind)
@@ -90,7 +110,7 @@ def vector(rule: Rule, data: FrameData, at: float) -> list[Sample]:
     if rule.kind == ANOMALY:
         return _anomaly(rule.spec, frame, at)
     if rule.kind == LOG:
-        return _log(rule.spec, frame, at)
+        return _log(rule.spec, frame, at, data.logs_from)
     return _trace(rule.spec, frame, at)
 
 
@@ -181,13 +201,15 @@ def _anomaly(spec: Mapping[str, Any], metrics: pl.DataFrame, at: float) -> list[
     return out
 
 
-def _log(spec: Mapping[str, Any], logs: pl.DataFrame, at: float) -> list[Sample]:
+def _log(
+    spec: Mapping[str, Any], logs: pl.DataFrame, at: float, logs_from: datetime | None
+) -> list[Sample]:
     from workbench.logs.signals import log_signals
 
     window = parse_duration(spec.get("window", DEFAULT_WINDOW))
     baseline = parse_duration(spec.get("baseline", DEFAULT_BASELINE))
     end, cut = _moment(at), _moment(at - window)
-    if logs.is_empty() or logs["timestamp"].min() > _moment(at - window - baseline):
+    if logs_from is None or logs_from > _moment(at - window - baseline):
         # Until the logs cover the whole baseline, every template would look new.
         return []
     chosen = logs if "service" not in spec else logs.filter(pl.col("service") == spec["service"])
