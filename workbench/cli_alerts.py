@@ -208,7 +208,10 @@ def backtest(
     end: Annotated[str | None, typer.Option(help="End with --prometheus.")] = None,
     fault: Annotated[
         list[str] | None,
-        typer.Option(help="A known fault start (ISO or epoch), with --prometheus (repeatable)."),
+        typer.Option(
+            help="A known fault, START or START/END (ISO or epoch), with --prometheus "
+            "(repeatable); without an end it lasts to the end of the window."
+        ),
     ] = None,
     step: Annotated[
         str | None, typer.Option(help="Evaluation interval (default: each group's interval).")
@@ -247,7 +250,14 @@ def backtest(
     else:
         if start is None or end is None:
             raise UsageError("--prometheus needs --start and --end")
-        faults = [bt.Fault(parse_time(f).timestamp()) for f in fault or ()]
+        faults = []
+        for text in fault or ():
+            first, _, last = text.partition("/")
+            faults.append(
+                bt.Fault(
+                    parse_time(first).timestamp(), parse_time(last).timestamp() if last else None
+                )
+            )
         results.append(
             bt.backtest(
                 loaded,

@@ -11,6 +11,7 @@ import threading
 import time
 
 import yaml
+from alertdata import T0
 from receiver import Receiver
 from servers import free_port
 
@@ -192,3 +193,23 @@ def test_backtest_over_every_case_of_a_prefix(tmp_path):
     assert all(r["rules"][0]["false_alarms"] == [] for r in results)
     run = mancerops("alerts", "backtest", rules, "--dataset", "rcd-sockshop/nope")
     assert run.returncode == 2 and "no case rcd-sockshop/nope" in run.stderr
+
+
+def test_backtest_over_prometheus_history_from_the_command_line(history_prometheus, tmp_path):
+    rules = tmp_path / "load.yml"
+    rules.write_text(
+        "groups:\n  - name: load\n    interval: 1m\n    rules:\n      - alert: LoadHigh\n"
+        "        expr: wb_load > 5\n        for: 2m\n"
+    )
+    report = tmp_path / "load.html"
+    run = mancerops("alerts", "backtest", rules, "--prometheus", history_prometheus.url,
+                    "--start", T0, "--end", T0 + 1800, "--fault", f"{T0 + 180}/{T0 + 300}",
+                    "--grace", 0, "--json", "--report", report)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (rule,) = json.loads(run.stdout)["rules"]
+    # as in test_backtest: api fires at minute 4 and 14, db at 6; the fault at 3 is caught
+    # after 60 s, the other two firings are false alarms
+    assert [f["labels"]["job"] for f in rule["firings"]] == ["api", "db", "api"]
+    assert rule["detections"][0]["delay_s"] == 60.0
+    assert len(rule["false_alarms"]) == 2
+    assert "LoadHigh" in report.read_text()
