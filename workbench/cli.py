@@ -41,7 +41,10 @@ _PIPE_WIDTH = 200
 # A delay beyond a day moves the onset out of every dataset's window.
 _MAX_DELAY_S = 86_400.0
 _PROM = "Prometheus"
-_CONFIG_HELP = "Settings file with [[hosts]] (default: ./mancerops.toml, then the user's)."
+_CONFIG_HELP = (
+    "Settings file (default: $MANCEROPS_CONFIG, ./mancerops.toml, then the user's); "
+    "see docs/configuration.md."
+)
 _HOST_HELP = "Only this host (repeat for several)."
 
 
@@ -82,15 +85,24 @@ def investigate(
             "or now-15m; detected when omitted."
         ),
     ] = None,
-    top: Annotated[int, typer.Option(help="How many causes to show.", min=1)] = 5,
+    top: Annotated[
+        int | None,
+        typer.Option(help="How many causes to show [default: [investigate] top, else 5].", min=1),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     report: Annotated[
-        Path | None, typer.Option(help="Write a self-contained HTML report to this file.")
+        Path | None,
+        typer.Option(
+            help="Write a self-contained HTML report to this file (a bare name goes in "
+            "[investigate] report_dir when set)."
+        ),
     ] = None,
     prometheus: Annotated[
         str | None,
         typer.Option(
-            help="Pull the indicators from this Prometheus (base URL).", rich_help_panel=_PROM
+            help="Pull the indicators from this Prometheus (base URL) [default: [prometheus] "
+            "url of the settings, when no --dataset].",
+            rich_help_panel=_PROM,
         ),
     ] = None,
     start: Annotated[
@@ -133,8 +145,9 @@ def investigate(
         Path | None, typer.Option(help="TLS client key (PEM).", rich_help_panel=_PROM)
     ] = None,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for each request.", rich_help_panel=_PROM)
-    ] = 30.0,
+        float | None,
+        typer.Option(help="Seconds to wait for each request [default: 30].", rich_help_panel=_PROM),
+    ] = None,
     hosts: Annotated[
         bool,
         typer.Option(
@@ -150,23 +163,30 @@ def investigate(
         ),
     ] = None,
 ) -> None:
-    """Rank the services most likely to be the root cause of an incident, with evidence."""
-    from workbench import datasets
+    """Rank the services most likely to be the root cause of an incident, with evidence.
+
+    Options not given come from the settings file (docs/configuration.md).
+    """
+    from workbench import datasets, settings
     from workbench.rca import FusionRanker
     from workbench.rca import investigate as run
 
+    current = settings.load(config)
+    if dataset is None and prometheus is None and current.prometheus.url is not None:
+        prometheus = current.prometheus.url
     if (dataset is None) == (prometheus is None):
         raise UsageError(
             "say what to investigate: --dataset SUITE/CASE (see `mancerops datasets list`) "
-            "or --prometheus URL --start T --end T"
+            "or --prometheus URL --start T --end T (or url in [prometheus] of the settings)"
         )
+    top = top or current.investigate.top or settings.DEFAULT_TOP
+    if report is not None and current.investigate.report_dir and report.parent == Path():
+        report = Path(current.investigate.report_dir) / report
+        report.parent.mkdir(parents=True, exist_ok=True)
     if prometheus is not None:
-        case = _pull_prometheus(
+        url, options = current.source_options(
+            "prometheus",
             prometheus,
-            start=start,
-            end=end,
-            step=step,
-            queries=queries,
             username=user,
             password=_secret(password_env),
             bearer_token=_secret(token_env),
@@ -175,11 +195,19 @@ def investigate(
             client_key=client_key,
             timeout=timeout,
         )
+        case = _pull_prometheus(
+            url,
+            start=start,
+            end=end,
+            step=step or current.prometheus.step,
+            queries=queries or current.prometheus.queries,
+            **options,
+        )
     else:
         case = datasets.load(dataset)
     chosen = _modalities(modalities)
     ranker = FusionRanker() if chosen is None else FusionRanker(modalities=chosen)
-    inventory = _inventory(config, None) if hosts else None
+    inventory = current.inventory() if hosts else None
     result = run(case, onset=_option_time("--onset", onset), ranker=ranker, hosts=inventory)
     for name, note in result.extras.get("hosts_failed", {}).items():
         typer.secho(f"host {name} failed: {note}", fg="red", err=True)
@@ -307,9 +335,20 @@ def datasets_fetch(name: Annotated[str, typer.Argument(help="Suite name.")]) -> 
 
 @logs_app.command("pull")
 def logs_pull(
-    es: Annotated[str, typer.Option("--es", help="Elasticsearch or OpenSearch base URL.")],
-    index: Annotated[str, typer.Option(help="Index name, pattern or list: logs-*,audit.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (a logs frame).")],
+    es: Annotated[
+        str | None,
+        typer.Option(
+            "--es",
+            help="Elasticsearch or OpenSearch base URL [default: [elasticsearch] url].",
+        ),
+    ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            help="Index name, pattern or list: logs-*,audit [default: [elasticsearch] index]."
+        ),
+    ] = None,
     start: Annotated[str, typer.Option(help="Window start: ISO-8601, epoch s, now-1h.")] = (
         "now-1h"
     ),
@@ -319,10 +358,13 @@ def logs_pull(
         Path | None,
         typer.Option(help="TOML file: logs column = field name(s); ECS when omitted."),
     ] = None,
-    page_size: Annotated[int, typer.Option(help="Hits per request.", min=1)] = 2000,
+    page_size: Annotated[
+        int | None, typer.Option(help="Hits per request [default: 2000].", min=1)
+    ] = None,
     allow_partial: Annotated[
-        bool, typer.Option("--allow-partial", help="Keep going when some shards fail.")
-    ] = False,
+        bool | None,
+        typer.Option("--allow-partial/--no-allow-partial", help="Keep going when shards fail."),
+    ] = None,
     user: Annotated[str | None, typer.Option(help="Basic-auth user name.")] = None,
     password_env: Annotated[
         str | None, typer.Option(help="Environment variable holding the password.")
@@ -334,16 +376,29 @@ def logs_pull(
         str | None, typer.Option(help="Environment variable holding a bearer token.")
     ] = None,
     ca_bundle: Annotated[Path | None, typer.Option(help="CA certificates to trust (PEM).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each request.")] = 30.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for each request [default: 30].")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
 ) -> None:
-    """Pull the logs of a time window into a Parquet logs frame, page by page."""
+    """Pull the logs of a time window into a Parquet logs frame, page by page.
+
+    Options not given come from [elasticsearch] of the settings file.
+    """
     import time
     import tomllib
 
     from rich.progress import Progress
 
-    from workbench.sources import ElasticsearchSource, LogMapping
+    from workbench import settings
+    from workbench.sources import LogMapping
 
+    current = settings.load(config)
+    index = index or current.elasticsearch.index
+    if index is None:
+        raise UsageError(
+            "say which index to pull: --index NAME (or index in [elasticsearch] of the settings)"
+        )
     chosen = None
     if mapping is not None:
         try:
@@ -353,7 +408,7 @@ def logs_pull(
         chosen = LogMapping.from_dict(table.get("mapping", table))
     started = time.monotonic()
     with (
-        ElasticsearchSource(
+        current.elasticsearch_source(
             es,
             username=user,
             password=_secret(password_env),
@@ -692,6 +747,50 @@ def hosts_snapshot(
             typer.echo(row["details"])
     if _all_failed(result, inventory):
         raise typer.Exit(1)
+
+
+config_app = typer.Typer(
+    help="The settings file (mancerops.toml): where it is and what it sets.", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("path")
+def config_path(config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None) -> None:
+    """Print the settings file in use; exit 1, saying where it looked, when there is none."""
+    from workbench import settings
+
+    found = settings.find(config)
+    if found is None:
+        looked = ", ".join(str(p) for p in settings.places())
+        typer.secho(f"no settings file; looked at {looked}", fg="yellow", err=True)
+        raise typer.Exit(1)
+    typer.echo(str(found))
+
+
+@config_app.command("show")
+def config_show(
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the settings in effect (file and environment) and where each came from.
+
+    Secrets are shown by the name of their variable and whether it is set, never by value.
+    """
+    from workbench import settings
+
+    current = settings.load(config)
+    if as_json:
+        _print_json(
+            {
+                "path": None if current.path is None else str(current.path),
+                "settings": current.to_dict(),
+                "from": dict(current.origins),
+                "secrets_set": current.secrets(),
+            }
+        )
+        return
+    typer.echo(current.to_toml(), nl=False)
 
 
 def main() -> None:

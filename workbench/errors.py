@@ -108,3 +108,7 @@ class RuleFileError(FileFormatError):
 
 class DeliveryError(WorkbenchError):
     """An alert could not be delivered (yet): it is kept and retried, never dropped."""
+
+
+class SettingsError(UsageError):
+    """The settings file (mancerops.toml) or a variable it names is missing or wrong."""

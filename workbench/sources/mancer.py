@@ -36,7 +36,6 @@ import re
 import shlex
 import subprocess
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ import orjson
 import platformdirs
 import polars as pl
 
-from workbench import frames
+from workbench import frames, settings
 from workbench.errors import (
     AuthError,
     QueryError,
@@ -64,7 +63,6 @@ log = logging.getLogger(__name__)
 SOURCE = "mancer"
 INSTALL_HINT = "pip install 'mancerops[mancer]'"
 LOCAL = "local"
-CONFIG_FILE = "mancerops.toml"
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_PARALLEL = 8
 DEFAULT_SSH_PORT = 22
@@ -639,15 +637,15 @@ class Inventory:
 
     @classmethod
     def load(cls, config: str | Path | None = None) -> Inventory:
-        """Return the inventory of the settings file: ``config``, ./mancerops.toml or the user's."""
-        path = find_config(config)
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UsageError(f"cannot read the settings file {path}: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise UsageError(f"the settings file {path} is not valid TOML: {error}") from None
-        return cls.from_dict(document, where=str(path))
+        """Return the inventory of the settings file (see :func:`workbench.settings.find`)."""
+        current = settings.load(config)
+        if current.path is None:
+            raise UsageError(
+                "no settings file with hosts: looked at "
+                + ", ".join(str(p) for p in current.searched)
+                + "; create one with [[hosts]] tables (see docs/sources/mancer.md) or pass --config"
+            )
+        return current.inventory()
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], *, where: str = "the settings") -> Inventory:
@@ -880,22 +878,3 @@ def _between(frame: pl.DataFrame, start: datetime | None, end: datetime | None) 
     if end is not None:
         frame = frame.filter(pl.col("timestamp") <= end)
     return frame
-
-
-def find_config(config: str | Path | None = None) -> Path:
-    """Return the settings file: ``config``, else ./mancerops.toml, else the user config dir's."""
-    if config is not None:
-        path = Path(config).expanduser()
-        if not path.is_file():
-            raise UsageError(f"the settings file {path} does not exist")
-        return path
-    user = Path(platformdirs.user_config_dir("mancerops"))
-    places = [Path.cwd() / CONFIG_FILE, user / CONFIG_FILE]
-    for place in places:
-        if place.is_file():
-            return place
-    raise UsageError(
-        "no settings file with hosts: looked at "
-        + ", ".join(str(p) for p in places)
-        + "; create one with [[hosts]] tables (see docs/sources/mancer.md) or pass --config"
-    )
