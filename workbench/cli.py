@@ -87,21 +87,24 @@ def investigate(
     ] = None,
     top: Annotated[
         int | None,
-        typer.Option(help="How many causes to show [default: [investigate] top, else 5].", min=1),
+        typer.Option(
+            help="How many causes to show (default: investigate.top of the settings, else 5).",
+            min=1,
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     report: Annotated[
         Path | None,
         typer.Option(
-            help="Write a self-contained HTML report to this file (a bare name goes in "
-            "[investigate] report_dir when set)."
+            help="Write a self-contained HTML report to this file (a bare name goes in the "
+            "settings' investigate.report_dir when set)."
         ),
     ] = None,
     prometheus: Annotated[
         str | None,
         typer.Option(
-            help="Pull the indicators from this Prometheus (base URL) [default: [prometheus] "
-            "url of the settings, when no --dataset].",
+            help="Pull the indicators from this Prometheus (base URL; default without "
+            "--dataset: prometheus.url of the settings).",
             rich_help_panel=_PROM,
         ),
     ] = None,
@@ -146,7 +149,7 @@ def investigate(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Seconds to wait for each request [default: 30].", rich_help_panel=_PROM),
+        typer.Option(help="Seconds to wait for each request (default: 30).", rich_help_panel=_PROM),
     ] = None,
     hosts: Annotated[
         bool,
@@ -340,13 +343,13 @@ def logs_pull(
         str | None,
         typer.Option(
             "--es",
-            help="Elasticsearch or OpenSearch base URL [default: [elasticsearch] url].",
+            help="Elasticsearch or OpenSearch base URL (default: elasticsearch.url).",
         ),
     ] = None,
     index: Annotated[
         str | None,
         typer.Option(
-            help="Index name, pattern or list: logs-*,audit [default: [elasticsearch] index]."
+            help="Index name, pattern or list: logs-*,audit (default: elasticsearch.index)."
         ),
     ] = None,
     start: Annotated[str, typer.Option(help="Window start: ISO-8601, epoch s, now-1h.")] = (
@@ -359,7 +362,7 @@ def logs_pull(
         typer.Option(help="TOML file: logs column = field name(s); ECS when omitted."),
     ] = None,
     page_size: Annotated[
-        int | None, typer.Option(help="Hits per request [default: 2000].", min=1)
+        int | None, typer.Option(help="Hits per request (default: 2000).", min=1)
     ] = None,
     allow_partial: Annotated[
         bool | None,
@@ -377,7 +380,7 @@ def logs_pull(
     ] = None,
     ca_bundle: Annotated[Path | None, typer.Option(help="CA certificates to trust (PEM).")] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for each request [default: 30].")
+        float | None, typer.Option(help="Seconds to wait for each request (default: 30).")
     ] = None,
     config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
 ) -> None:
