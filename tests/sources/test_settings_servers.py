@@ -183,3 +183,18 @@ def test_a_jaeger_source_from_settings_sends_its_auth_and_trusts_its_ca(
         source.services()
     # past TLS and auth: Prometheus has no /api/services page
     assert "rejected /api/services (404): 404 page not found" in str(passed.value)
+
+
+def test_a_jaeger_source_from_settings_reads_the_real_jaeger(jaeger, tmp_path):
+    import jaegerdata
+
+    path = tmp_path / "mancerops.toml"
+    path.write_text(f'[jaeger]\nurl = "{jaeger.url}"\napi = "v1"\ntimeout = 20\n')
+    with settings.load(path).jaeger_source() as source:
+        assert source.api_ == "v1"
+        assert source.services() == sorted(set(jaegerdata.expected()["service"]))
+    # the environment overrides the file
+    current = settings.load(path, environ={"MANCEROPS_JAEGER_API": "v3"})
+    with current.jaeger_source() as source:
+        assert source.api_ == "v3"
+        assert source.services() == sorted(set(jaegerdata.expected()["service"]))
