@@ -387,7 +387,12 @@ def find(config: str | Path | None = None) -> Path | None:
 
 
 def load(config: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
-    """Return the settings in effect: the file found (see :func:`find`) and the environment."""
+    """Return the settings in effect: the file found (see :func:`find`) and the environment.
+
+    ``environ`` is where ``MANCEROPS_<SECTION>_<KEY>`` overrides are read (default:
+    ``os.environ``). Secrets are always read from ``os.environ`` when a source is built,
+    so no mapping holding them is kept.
+    """
     path = find(config)
     environ = os.environ if environ is None else environ
     if path is None:
