@@ -141,7 +141,9 @@ def test_an_unknown_key_names_file_line_and_the_known_keys(isolated):
 def test_an_unknown_section_and_an_unknown_host_key_are_refused(isolated):
     said = message('[investigate]\ntop = 2\n\n[promethus]\nurl = "x"\n')
     assert said.startswith(f"{isolated / 'mancerops.toml'}:4: unknown section or key 'promethus'")
-    assert "known sections: elasticsearch, hosts, investigate, jaeger, mancer, prometheus" in said
+    assert (
+        "known sections: elasticsearch, hosts, investigate, jaeger, mancer, profiles, prometheus"
+    ) in said
     said = message('[[hosts]]\nname = "a"\n\n[[hosts]]\nname = "b"\nadress = "10.0.0.1"\n')
     assert said.startswith(f"{isolated / 'mancerops.toml'}:6: unknown setting 'adress'")
     assert "[[hosts]] number 2; known: address, config_files," in said
@@ -325,3 +327,61 @@ def test_a_bad_log_mapping_names_the_settings_line(isolated):
     assert str(raised.value).startswith(
         f"{path}:3: [elasticsearch] mapping: unknown logs column(s) mesage in the mapping"
     )
+
+
+PROFILES = """\
+[prometheus]
+url = "https://prod.example:9090"
+user = "ops"
+password_env = "WB_SETTINGS_PROD_PASSWORD"
+timeout = 12
+
+[investigate]
+top = 3
+
+[profiles.staging.prometheus]
+url = "http://staging.example:9090"
+token_env = "WB_SETTINGS_STAGING_TOKEN"
+
+[profiles.lab.jaeger]
+url = "http://lab.example:16686"
+"""
+
+
+def test_a_profile_replaces_whole_sections_and_keeps_the_others(isolated, monkeypatch):
+    path = write(isolated, PROFILES)
+    base = settings.load()
+    assert base.profile is None and base.prometheus.url == "https://prod.example:9090"
+    staging = settings.load(profile="staging")
+    # the whole [prometheus] is the profile's: no prod user, password or timeout leaks in
+    assert staging.prometheus == settings.PrometheusSettings(
+        url="http://staging.example:9090", token_env="WB_SETTINGS_STAGING_TOKEN"
+    )
+    assert staging.investigate.top == 3  # not in the profile: the top-level section
+    assert staging.origins["prometheus.url"] == f"{path}:11"
+    monkeypatch.delenv("WB_SETTINGS_STAGING_TOKEN", raising=False)
+    with pytest.raises(SettingsError) as raised:
+        staging.source_options("prometheus")
+    assert str(raised.value).startswith(
+        f"{path}:12: [profiles.staging.prometheus] token_env names the environment variable "
+        "WB_SETTINGS_STAGING_TOKEN"
+    )
+    monkeypatch.setenv("WB_SETTINGS_STAGING_TOKEN", SECRET)
+    url, options = staging.source_options("prometheus")
+    assert (url, options) == ("http://staging.example:9090", {"bearer_token": SECRET})
+    assert staging.to_toml().startswith(f"# settings file: {path} (profile staging)\n")
+    assert SECRET not in staging.to_toml()
+    assert settings.load(environ={"MANCEROPS_PROFILE": "lab"}).jaeger.url == (
+        "http://lab.example:16686"
+    )
+
+
+def test_an_unknown_profile_or_a_typo_in_an_unused_one_is_refused(isolated):
+    path = write(isolated, PROFILES)
+    with pytest.raises(SettingsError) as raised:
+        settings.load(profile="prod")
+    assert str(raised.value).startswith(f"no profile 'prod' in {path}; its profiles: lab, staging")
+    said = message(PROFILES + '\n[profiles.lab.prometheus]\nurll = "x"\n')
+    assert said.startswith(f"{path}:18: unknown setting 'urll' in [profiles.lab.prometheus]")
+    said = message(PROFILES + '\n[profiles.lab.hosts]\nname = "x"\n')
+    assert said.startswith(f"{path}:17: [profiles.lab] cannot hold 'hosts'; a profile holds:")

@@ -35,7 +35,7 @@ hosts_app = typer.Typer(
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(alerts_app, name="alerts")
 
-_state = {"debug": False}
+_state: dict = {"debug": False, "profile": None}
 # Width of tables when stdout is not a terminal (a pipe, a file, a CI log).
 _PIPE_WIDTH = 200
 # A delay beyond a day moves the onset out of every dataset's window.
@@ -63,8 +63,16 @@ def _root(
             "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
         ),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Settings profile: the profiles.NAME tables of mancerops.toml "
+            "(default: $MANCEROPS_PROFILE).",
+        ),
+    ] = None,
 ) -> None:
     _state["debug"] = debug
+    _state["profile"] = profile
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s: %(message)s",
@@ -174,7 +182,7 @@ def investigate(
     from workbench.rca import FusionRanker
     from workbench.rca import investigate as run
 
-    current = settings.load(config)
+    current = settings.load(config, profile=_state["profile"])
     if dataset is None and prometheus is None and current.prometheus.url is not None:
         prometheus = current.prometheus.url
     if (dataset is None) == (prometheus is None):
@@ -396,7 +404,7 @@ def logs_pull(
     from workbench import settings
     from workbench.sources import LogMapping
 
-    current = settings.load(config)
+    current = settings.load(config, profile=_state["profile"])
     index = index or current.elasticsearch.index
     if index is None:
         raise UsageError(
@@ -782,11 +790,12 @@ def config_show(
     """
     from workbench import settings
 
-    current = settings.load(config)
+    current = settings.load(config, profile=_state["profile"])
     if as_json:
         _print_json(
             {
                 "path": None if current.path is None else str(current.path),
+                "profile": current.profile,
                 "settings": current.to_dict(),
                 "from": dict(current.origins),
                 "secrets_set": current.secrets(),

@@ -38,6 +38,7 @@ from workbench.errors import SettingsError, UsageError
 
 CONFIG_FILE = "mancerops.toml"
 CONFIG_ENV = "MANCEROPS_CONFIG"
+PROFILE_ENV = "MANCEROPS_PROFILE"
 ENV_PREFIX = "MANCEROPS_"
 APP_NAME = "mancerops"
 DEFAULT_TOP = 5
@@ -132,6 +133,9 @@ _SECTIONS: dict[str, type] = {
     "investigate": InvestigateSettings,
 }
 _HOSTS = "hosts"
+_PROFILES = "profiles"
+# Sections a profile may replace; hosts and [mancer] are one inventory for all profiles.
+_PROFILE_SECTIONS = ("prometheus", "elasticsearch", "jaeger", "investigate")
 # Keys holding a path: relative ones are read from the settings file's folder.
 _PATH_KEYS = frozenset(
     {"ca_bundle", "client_cert", "client_key", "queries", "report_dir", "snapshots"}
@@ -155,6 +159,8 @@ class Settings:
     mancer: MancerSettings = field(default_factory=MancerSettings)
     investigate: InvestigateSettings = field(default_factory=InvestigateSettings)
     hosts: tuple[Any, ...] = ()
+    profile: str | None = None
+    profile_sections: tuple[str, ...] = ()
     path: Path | None = None
     searched: tuple[Path, ...] = ()
     origins: Mapping[str, str] = field(default_factory=dict)
@@ -176,7 +182,7 @@ class Settings:
         target = url if url is not None else chosen.url
         if target is None:
             raise SettingsError(
-                f"no {_TITLES[section]} URL: pass one, or set url in [{section}] of "
+                f"no {_TITLES[section]} URL: pass one, or set url in [{self._title(section)}] of "
                 f"{self._file_hint()} (or ${ENV_PREFIX}{section.upper()}_URL); see {DOCS}"
             )
         same_place = url is None or _same_url(url, chosen.url)
@@ -193,7 +199,8 @@ class Settings:
                 options[_ENV_KEYS[name]] = self.secret(section, name)
             elif name in _PATH_KEYS and not Path(value).exists():
                 raise SettingsError(
-                    f"{self.where(section, name)}: [{section}] {name}: {value} does not exist"
+                    f"{self.where(section, name)}: [{self._title(section)}] {name}: {value} "
+                    "does not exist"
                 )
             else:
                 options[_RENAMED.get(name, name)] = value
@@ -264,7 +271,7 @@ class Settings:
         value = os.environ.get(variable)
         if not value:
             raise SettingsError(
-                f"{self.where(section, key)}: [{section}] {key} names the environment "
+                f"{self.where(section, key)}: [{self._title(section)}] {key} names the environment "
                 f"variable {variable}, which is not set (or empty); export {variable} "
                 f"before running, or change {key}"
             )
@@ -303,6 +310,8 @@ class Settings:
             if self.path is not None
             else "# no settings file; looked at " + ", ".join(map(str, self.searched))
         )
+        if self.profile is not None:
+            head += f" (profile {self.profile})"
         out = [head]
         for name, values in self.to_dict().items():
             if name == _HOSTS:
@@ -334,6 +343,12 @@ class Settings:
                 if variable is not None:
                     named[f"{name}.{key}"] = bool(os.environ.get(variable))
         return named
+
+    def _title(self, section: str) -> str:
+        """Return the table a section was read from: ``prometheus`` or ``profiles.X.prometheus``."""
+        if section in self.profile_sections:
+            return f"{_PROFILES}.{self.profile}.{section}"
+        return section
 
     def _file_hint(self) -> str:
         if self.path is not None:
@@ -386,7 +401,12 @@ def find(config: str | Path | None = None) -> Path | None:
     return next((p for p in places() if p.is_file()), None)
 
 
-def load(config: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    config: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
+) -> Settings:
     """Return the settings in effect: the file found (see :func:`find`) and the environment.
 
     ``environ`` is where ``MANCEROPS_<SECTION>_<KEY>`` overrides are read (default:
@@ -396,7 +416,7 @@ def load(config: str | Path | None = None, *, environ: Mapping[str, str] | None 
     path = find(config)
     environ = os.environ if environ is None else environ
     if path is None:
-        return from_document({}, environ=environ, searched=tuple(places()))
+        return from_document({}, environ=environ, searched=tuple(places()), profile=profile)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -407,7 +427,7 @@ def load(config: str | Path | None = None, *, environ: Mapping[str, str] | None 
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"the settings file {path} is not valid TOML: {error}") from None
-    return from_document(document, text=text, path=path, environ=environ)
+    return from_document(document, text=text, path=path, environ=environ, profile=profile)
 
 
 def from_document(
@@ -417,8 +437,13 @@ def from_document(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
     searched: tuple[Path, ...] = (),
+    profile: str | None = None,
 ) -> Settings:
-    """Return the settings of a parsed TOML document, checked key by key."""
+    """Return the settings of a parsed TOML document, checked key by key.
+
+    ``profile`` (default: ``$MANCEROPS_PROFILE``) picks a ``[profiles.NAME]`` table: each
+    section it holds replaces the top-level section of that name as a whole.
+    """
     environ = os.environ if environ is None else environ
     name = str(path) if path is not None else "the settings"
     lines = _key_lines(text)
@@ -429,30 +454,40 @@ def from_document(
                 return f"{name}:{lines[key[:depth]]}"
         return name
 
-    origins: dict[str, str] = {}
-    unknown = sorted(set(document) - set(_SECTIONS) - {_HOSTS})
+    unknown = sorted(set(document) - set(_SECTIONS) - {_HOSTS, _PROFILES})
     if unknown:
         raise SettingsError(
-            f"{at(unknown[0])}: unknown section or key {unknown[0]!r}; "
-            f"known sections: {', '.join(sorted([*_SECTIONS, _HOSTS]))} (see {DOCS})"
+            f"{at(unknown[0])}: unknown section or key {unknown[0]!r}; known sections: "
+            f"{', '.join(sorted([*_SECTIONS, _HOSTS, _PROFILES]))} (see {DOCS})"
         )
+    profiles = _profiles(document.get(_PROFILES, {}), at)
+    profile = profile or environ.get(PROFILE_ENV) or None
+    if profile is not None and profile not in profiles:
+        raise SettingsError(
+            f"no profile {profile!r} in {name}; its profiles: "
+            f"{', '.join(sorted(profiles)) or 'none'} (add a [profiles.{profile}.prometheus] "
+            "table, or choose another)"
+        )
+    origins: dict[str, str] = {}
     sections: dict[str, Any] = {}
+    chosen = profiles.get(profile, {}) if profile is not None else {}
     for section, kind in _SECTIONS.items():
-        table = document.get(section, {})
+        where = f"{_PROFILES}.{profile}.{section}" if section in chosen else section
+        table = chosen[section] if section in chosen else document.get(section, {})
         if not isinstance(table, dict):
-            raise SettingsError(f"{at(section)}: {section} must be a table, [{section}]")
-        _check_keys(table, kind, f"[{section}]", lambda key, s=section: at(s, key))
+            raise SettingsError(f"{at(where)}: {where} must be a table, [{where}]")
+        _check_keys(table, kind, f"[{where}]", lambda key, w=where: at(w, key))
         for key in table:
-            origins[f"{section}.{key}"] = at(section, key)
-        if section in document:
-            origins[section] = at(section)
+            origins[f"{section}.{key}"] = at(where, key)
+        if section in document or section in chosen:
+            origins[section] = at(where)
         table = dict(table)
         for key in _fields(kind):
             variable = f"{ENV_PREFIX}{section}_{key}".upper()
             if environ.get(variable, "") != "":
                 table[key] = environ[variable]
                 origins[f"{section}.{key}"] = f"env {variable}"
-        value = _convert(table, kind, section, lambda key, s=section: origins.get(f"{s}.{key}"))
+        value = _convert(table, kind, where, lambda key, s=section: origins.get(f"{s}.{key}"))
         sections[section] = _with_paths(value, path, origins, section)
     hosts = _hosts(document.get(_HOSTS, []), at)
     for number, _host in enumerate(hosts):
@@ -460,10 +495,32 @@ def from_document(
     return Settings(
         **sections,
         hosts=hosts,
+        profile=profile,
+        profile_sections=tuple(chosen),
         path=path,
         searched=searched,
         origins=origins,
     )
+
+
+def _profiles(tables: Any, at) -> dict[str, dict[str, Any]]:
+    """Return the ``[profiles.NAME]`` tables, each checked (an unused one too)."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise SettingsError(f"{at(_PROFILES)}: profiles are tables: [profiles.NAME.prometheus]")
+    for profile, table in tables.items():
+        for section in table:
+            where = f"{_PROFILES}.{profile}.{section}"
+            if section not in _PROFILE_SECTIONS:
+                raise SettingsError(
+                    f"{at(where)}: [profiles.{profile}] cannot hold {section!r}; a profile "
+                    f"holds: {', '.join(_PROFILE_SECTIONS)}"
+                )
+            if not isinstance(table[section], dict):
+                raise SettingsError(f"{at(where)}: {where} must be a table, [{where}]")
+            kind = _SECTIONS[section]
+            _check_keys(table[section], kind, f"[{where}]", lambda key, w=where: at(w, key))
+            _convert(table[section], kind, where, lambda key, w=where: at(w, key))
+    return tables
 
 
 def _check_keys(table: Mapping[str, Any], kind: type, title: str, at) -> None:
@@ -482,6 +539,7 @@ def _check_keys(table: Mapping[str, Any], kind: type, title: str, at) -> None:
 
 
 def _convert(table: dict[str, Any], kind: type, section: str, at) -> Any:
+    # ``section`` is the table's dotted name, e.g. "prometheus" or "profiles.staging.jaeger"
     """Return ``table`` as a ``kind``, saying which key has the wrong type and where."""
     try:
         # strict=False reads "30" and "true" from environment variables as numbers and flags.

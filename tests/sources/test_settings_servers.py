@@ -198,3 +198,19 @@ def test_a_jaeger_source_from_settings_reads_the_real_jaeger(jaeger, tmp_path):
     with current.jaeger_source() as source:
         assert source.api_ == "v3"
         assert source.services() == sorted(set(jaegerdata.expected()["service"]))
+
+
+def test_investigate_with_a_profile_pulls_from_the_profiles_prometheus(secure_prometheus, tmp_path):
+    from servers import free_port
+
+    path = secure_settings(tmp_path, secure_prometheus)
+    secure = path.read_text().replace("[prometheus]", "[profiles.secure.prometheus]")
+    down = f"http://127.0.0.1:{free_port()}"
+    path.write_text(f'[prometheus]\nurl = "{down}"\n\n{secure}')
+    plain = mancerops("investigate", cwd=tmp_path, env={VARIABLE: PASSWORD})
+    assert plain.returncode == 1 and f"cannot reach Prometheus at {down}" in plain.stderr
+    for how, env in ((["--profile", "secure"], {}), ([], {"MANCEROPS_PROFILE": "secure"})):
+        run = mancerops(*how, "investigate", cwd=tmp_path, env={VARIABLE: PASSWORD, **env})
+        assert run.returncode == 2  # authenticated; the empty server has no data to rank
+        assert "none of the 9 queries returned data" in run.stderr
+        assert PASSWORD not in run.stdout + run.stderr
