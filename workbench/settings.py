@@ -15,7 +15,8 @@ A value is taken, first hit wins, from: the caller (a CLI option or a keyword ar
 the environment (``MANCEROPS_<SECTION>_<KEY>``, e.g. ``MANCEROPS_PROMETHEUS_URL``), the
 file, the built-in default. Secrets are read from the environment variables that
 ``*_env`` keys name, only when a source is built, and are never stored here: no repr,
-log line or error message can show them.
+log line or error message can show them. A profile (``[profiles.NAME.prometheus]``...,
+chosen by ``profile=`` or ``$MANCEROPS_PROFILE``) replaces whole sections.
 """
 
 from __future__ import annotations
