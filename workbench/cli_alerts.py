@@ -29,12 +29,23 @@ def _echo_json(payload: object) -> None:
     sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _settings():
+    """The settings file's sources (``mancerops.toml``, the ``--profile`` chosen)."""
+    from workbench import settings
+    from workbench.cli import _state
+
+    return settings.load(profile=_state["profile"])
+
+
 def _source(url: str | None):
+    """The Prometheus of ``--prometheus`` (none without it), set up from the settings.
+
+    Timeouts, TLS and authentication come from ``[prometheus]`` (secrets from the
+    variables it names); credentials go only to the settings' own URL.
+    """
     if url is None:
         return None
-    from workbench.sources import PrometheusSource
-
-    return PrometheusSource(url)
+    return _settings().prometheus_source(url)
 
 
 def _seconds(option: str, text: str) -> float:
@@ -137,9 +148,7 @@ def run(
     targets += [Target("webhook", url) for url in webhook or ()]
     logs_source = None
     if es is not None:
-        from workbench.sources import ElasticsearchSource
-
-        logs_source = ElasticsearchSource(es)
+        logs_source = _settings().elasticsearch_source(es)
     with AlertStore(state) as store:
         evaluator = Evaluator(
             loaded,

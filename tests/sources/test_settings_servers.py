@@ -214,3 +214,16 @@ def test_investigate_with_a_profile_pulls_from_the_profiles_prometheus(secure_pr
         assert run.returncode == 2  # authenticated; the empty server has no data to rank
         assert "none of the 9 queries returned data" in run.stderr
         assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_alerts_events_reach_a_secured_prometheus_with_the_settings_auth(
+    secure_prometheus, tmp_path
+):
+    secure_settings(tmp_path, secure_prometheus)
+    args = ["alerts", "events", "--prometheus", secure_prometheus.url, "--json"]
+    done = mancerops(*args, cwd=tmp_path, env={VARIABLE: PASSWORD})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []  # the test server holds no alerting rules
+    refused = mancerops(*args, cwd=tmp_path, env={VARIABLE: WRONG})
+    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+    assert WRONG not in refused.stderr + refused.stdout
