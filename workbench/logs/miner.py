@@ -95,22 +95,19 @@ class TemplateMiner:
         rows keep their order.
         """
         frame = frames.validate(logs, frames.LOGS)
-        distinct = self._distinct(frame["message"])
-        self._learn(distinct)
-        return frame.with_columns(self._lookup(frame["message"], distinct))
+        return frame.with_columns(self._mine(frame["message"]))
 
     def fit(self, logs: Any) -> TemplateMiner:
         """Learn the templates of ``logs`` and return ``self``."""
         frame = frames.validate(logs, frames.LOGS)
-        self._learn(self._distinct(frame["message"]))
+        masked, counts, _ = self._distinct(frame["message"])
+        self._learn(masked, counts)
         return self
 
     def mine_messages(self, messages: Any) -> pl.DataFrame:
         """Learn from bare messages (list or Series); return ``message, template_id, template``."""
         frame = pl.DataFrame({"message": pl.Series(messages, dtype=pl.String)})
-        distinct = self._distinct(frame["message"])
-        self._learn(distinct)
-        return frame.with_columns(self._lookup(frame["message"], distinct))
+        return frame.with_columns(self._mine(frame["message"]))
 
     def templates(self) -> pl.DataFrame:
         """Return the learned templates: ``template_id, template, lines``, largest first."""
@@ -198,30 +195,48 @@ class TemplateMiner:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _distinct(self, messages: pl.Series) -> pl.DataFrame:
-        """Return each distinct message with its count and masked form.
+    def _mine(self, messages: pl.Series) -> list[pl.Series]:
+        """Learn from ``messages``; return their ``template_id`` and ``template`` columns."""
+        masked, counts, rows = self._distinct(messages)
+        lines, line_of = self._learn(masked, counts)
+        # Each of the batch's distinct masked lines is looked up once; every message
+        # then gathers its line's values by position (no join on the long texts).
+        assigned = [self._assigned[line] for line in lines]
+        ids = pl.Series("template_id", [tid for tid, _ in assigned], dtype=pl.String)
+        texts = pl.Series("template", [text for _, text in assigned], dtype=pl.String)
+        row_line = line_of.gather(rows)
+        return [ids.gather(row_line), texts.gather(row_line)]
+
+    def _distinct(self, messages: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+        """Return the masked form and count of each distinct message, and each row's message.
 
         Masking runs once per distinct message, not per line: logs repeat themselves, and
-        a regex pass over a long line costs far more than hashing it.
+        a regex pass over a long line costs far more than hashing it. The third series
+        gives, for every row, the index of its message among the distinct ones.
         """
-        counts = (
-            messages.fill_null("").value_counts(name="count").rename({messages.name: "message"})
-        )
+        values, counts, rows = _distinct_rows(messages.fill_null(""))
         text = pl.col("message")
         if self.log_format is not None:
             text = LogFormat(self.log_format).content_expr(text)
-        stripped = counts.select(text.str.strip_chars().alias("masked")).to_series()
-        return counts.with_columns(mask_series(stripped, self.masks))
+        stripped = values.to_frame("message").select(text.str.strip_chars()).to_series()
+        return mask_series(stripped, self.masks).alias("masked"), counts, rows
 
-    def _learn(self, distinct: pl.DataFrame) -> None:
-        counts = distinct.group_by("masked").agg(pl.col("count").sum())
+    def _learn(self, masked: pl.Series, counts: pl.Series) -> tuple[list[str], pl.Series]:
+        """Add the batch's masked lines to ``lines_`` and regroup when new ones came.
+
+        Returns the batch's distinct masked lines and, for each distinct message, the
+        index of its masked line among them.
+        """
+        distinct, line_counts, line_of = _distinct_rows(masked, counts)
+        lines = distinct.to_list()
         before = len(self.lines_)
-        for line, count in zip(counts["masked"].to_list(), counts["count"].to_list(), strict=True):
+        for line, count in zip(lines, line_counts.to_list(), strict=True):
             self.lines_[line] += count
         if len(self.lines_) != before or not self._assigned:
             self._regroup()
         else:
             self._recount()
+        return lines, line_of
 
     def _regroup(self) -> None:
         lines = list(self.lines_)
@@ -252,23 +267,32 @@ class TemplateMiner:
             sizes[template_id] += self.lines_[line]
         self.sizes_ = dict(sizes)
 
-    def _lookup(self, messages: pl.Series, distinct: pl.DataFrame) -> list[pl.Series]:
-        keys = list(self._assigned)
-        table = pl.DataFrame(
-            {
-                "masked": keys,
-                "template_id": [self._assigned[k][0] for k in keys],
-                "template": [self._assigned[k][1] for k in keys],
-            },
-            schema={"masked": pl.String, "template_id": pl.String, "template": pl.String},
-        )
-        named = distinct.select("message", "masked").join(table, on="masked", how="left")
-        joined = (
-            messages.fill_null("")
-            .to_frame("message")
-            .join(named, on="message", how="left", maintain_order="left")
-        )
-        return [joined["template_id"], joined["template"]]
+
+def _distinct_rows(
+    values: pl.Series, counts: pl.Series | None = None
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Return the distinct values, their counts and each row's index among the values.
+
+    Values come in order of first appearance; a value's count is its number of rows, or
+    the sum of ``counts`` over its rows when given. One grouping of the texts: each
+    distinct value collects its row numbers, which are then scattered back, so no second
+    pass (a join) hashes the texts again.
+    """
+    frame = values.to_frame("value").with_row_index("row")
+    total = pl.len()
+    if counts is not None:
+        frame = frame.with_columns(counts.alias("count"))
+        total = pl.col("count").sum()
+    grouped = (
+        frame.group_by("value", maintain_order=True)
+        .agg("row", total.alias("count"))
+        .with_row_index("index")
+    )
+    members = grouped.select("index", "row").explode("row")
+    rows = pl.zeros(values.len(), dtype=pl.UInt32, eager=True).scatter(
+        members["row"], members["index"]
+    )
+    return grouped["value"], grouped["count"], rows
 
 
 def _template_id(skeleton_text: str) -> str:
