@@ -14,6 +14,7 @@ starts on a boundary instead of matching the neighbour.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import polars as pl
@@ -37,6 +38,9 @@ _UNITS = r"(ms|us|ns|s|sec|secs|min|mins|h|[kKMGT]?B|[kKMGT]b|bps)"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _HEX = "[0-9a-fA-F]"
+# Text from which a regex pass is cut into one part per thread (a part costs a few
+# hundred microseconds to set up; a pass over a megabyte, milliseconds).
+_PARALLEL_BYTES = 1 << 20
 
 DEFAULT_MASKS: tuple[MaskRule, ...] = (
     # Host names with a port: `proxy.example.org:5070`, `db-1.internal:5432`.
@@ -97,20 +101,50 @@ def mask_series(series: pl.Series, rules: tuple[MaskRule, ...] = DEFAULT_MASKS) 
     messages the prefilter finds, when they are less than half the text: the others
     cannot match, so they come out of the pass unchanged anyway.
     """
+    wide = None  # messages with a non-ASCII character, which a `\d` may match anywhere
     for pattern, replacement, prefilter in _passes(rules):
+        sizes = series.str.len_bytes()
+        rows = None
         if prefilter is not None:
-            maybe = series.str.contains(prefilter) | (
-                series.str.len_bytes() != series.str.len_chars()
-            )
-            sizes = series.str.len_bytes()
+            # Found once: a pass replaces text by its ASCII replacement, so an ASCII
+            # message stays ASCII (a message that became ASCII is only looked at again).
+            if wide is None:
+                wide = sizes != series.str.len_chars()
+            maybe = series.str.contains(prefilter) | wide
             if sizes.filter(maybe).sum() * 2 <= sizes.sum():
                 rows = maybe.arg_true()
-                if rows.len():
-                    masked = series.gather(rows).str.replace_all(pattern, replacement)
-                    series = series.scatter(rows, masked)
-                continue
-        series = series.str.replace_all(pattern, replacement)
+        if rows is None:
+            series = _replace_all(series, pattern, replacement)
+        elif rows.len():
+            series = series.scatter(rows, _replace_all(series.gather(rows), pattern, replacement))
+        if not replacement.isascii():
+            wide = None
     return series
+
+
+def _replace_all(series: pl.Series, pattern: str, replacement: str) -> pl.Series:
+    """Return ``series.str.replace_all(pattern, replacement)``, on every thread when large.
+
+    One regex pass over a column runs on one thread; cut into parts of about equal
+    bytes, the parts run at once (``pl.collect_all``) and are put back in order.
+    """
+    parts = pl.thread_pool_size()
+    sizes = series.str.len_bytes()
+    total = sizes.sum() or 0
+    if parts < 2 or total < _PARALLEL_BYTES:
+        return series.str.replace_all(pattern, replacement)
+    ends = sizes.fill_null(0).cum_sum().search_sorted(
+        pl.Series([total * part // parts for part in range(1, parts)]), side="right"
+    )
+    bounds = [0, *ends.to_list(), series.len()]
+    frames = pl.collect_all(
+        series.slice(start, stop - start)
+        .to_frame()
+        .lazy()
+        .select(pl.first().str.replace_all(pattern, replacement))
+        for start, stop in itertools.pairwise(bounds)
+    )
+    return pl.concat([frame.to_series() for frame in frames])
 
 
 def mask_expr(column: str | pl.Expr, rules: tuple[MaskRule, ...] = DEFAULT_MASKS) -> pl.Expr:
