@@ -133,8 +133,10 @@ def _replace_all(series: pl.Series, pattern: str, replacement: str) -> pl.Series
     total = sizes.sum() or 0
     if parts < 2 or total < _PARALLEL_BYTES:
         return series.str.replace_all(pattern, replacement)
-    ends = sizes.fill_null(0).cum_sum().search_sorted(
-        pl.Series([total * part // parts for part in range(1, parts)]), side="right"
+    ends = (
+        sizes.fill_null(0)
+        .cum_sum()
+        .search_sorted(pl.Series([total * part // parts for part in range(1, parts)]), side="right")
     )
     bounds = [0, *ends.to_list(), series.len()]
     frames = pl.collect_all(
