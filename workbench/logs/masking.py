@@ -146,7 +146,7 @@ def _replace_all(series: pl.Series, pattern: str, replacement: str) -> pl.Series
         .select(pl.first().str.replace_all(pattern, replacement))
         for start, stop in itertools.pairwise(bounds)
     )
-    return pl.concat([frame.to_series() for frame in frames])
+    return pl.concat([frame.to_series() for frame in frames], rechunk=False)
 
 
 def mask_expr(column: str | pl.Expr, rules: tuple[MaskRule, ...] = DEFAULT_MASKS) -> pl.Expr:
