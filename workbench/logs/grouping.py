@@ -229,25 +229,28 @@ def group_lines(
     # masked tokens; any other skeleton token shows its decided text once. The decided
     # tokens are in skeleton order, the skeleton tokens are the kept rows in the same
     # order, so the running count of kept rows indexes each row's decided token.
-    decided_words = pl.Series("decided", words, dtype=pl.String).gather(decided["token"])
+    # All in token ids; the texts are gathered once, for the tokens shown.
+    vocabulary = pl.Series("shown", words, dtype=pl.String)
+    skeleton_row = pl.col("kept").cast(pl.Int64).cum_sum() - 1
+    wildcards = vocabulary == WILDCARD  # a variable column's token can be a bare `<*>` too
     shown = (
         tokens.select(
             "line",
-            "text",
+            "id",
             "absorbed",
             "kept",
-            (pl.col("kept").cast(pl.Int64).cum_sum() - 1).alias("skeleton_row"),
+            pl.lit(decided["token"]).gather(skeleton_row).alias("decided"),
         )
-        .with_columns(pl.lit(decided_words).gather(pl.col("skeleton_row")))
         .select(
             "line",
-            pl.when(pl.col("absorbed") & (pl.col("decided") == WILDCARD))
-            .then("text")
+            pl.when(pl.col("absorbed") & pl.lit(wildcards).gather(pl.col("decided")))
+            .then("id")
             .when("kept")
             .then("decided")
             .alias("shown"),
         )
         .drop_nulls("shown")
+        .select("line", pl.lit(vocabulary).gather(pl.col("shown")))
         .group_by("line", maintain_order=True)
         .agg(pl.col("shown").str.join(" "))
     )
