@@ -260,6 +260,33 @@ def group_lines(
     return templates, merged, rendered
 
 
+def distinct_rows(
+    values: pl.Series, counts: pl.Series | None = None
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Return the distinct values, their counts and each row's index among the values.
+
+    Values come in order of first appearance; a value's count is its number of rows, or
+    the sum of ``counts`` over its rows when given. One grouping of the texts: each
+    distinct value collects its row numbers, which are then scattered back, so no second
+    pass (a join) hashes the texts again.
+    """
+    frame = values.to_frame("value").with_row_index("row")
+    total = pl.len()
+    if counts is not None:
+        frame = frame.with_columns(counts.alias("count"))
+        total = pl.col("count").sum()
+    grouped = (
+        frame.group_by("value", maintain_order=True)
+        .agg("row", total.alias("count"))
+        .with_row_index("index")
+    )
+    members = grouped.select("index", "row").explode("row")
+    rows = pl.zeros(values.len(), dtype=pl.UInt32, eager=True).scatter(
+        members["row"], members["index"]
+    )
+    return grouped["value"], grouped["count"], rows
+
+
 # What `str.split()` splits out: Python's whitespace is exactly the regex engine's
 # Unicode `\s` plus the four separators \x1c-\x1f (checked over every code point).
 _TOKEN = r"[^\s\x1c-\x1f]+"
@@ -300,26 +327,23 @@ def _skeleton_frame(lines: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
     the token before it (a list item).
     """
     tokens = _split(lines)
-    distinct = tokens["text"].unique()
+    distinct, _, ids = distinct_rows(tokens["text"])
     texts = distinct.to_list()
     kinds = [_kind(token) for token in texts]
+    # Shapes as numbers: only their equality matters.
+    shapes: dict[str | None, int | None] = {None: None}
     kind_frame = pl.DataFrame(
         {
-            "id": range(len(kinds)),
-            "text": distinct,
             "placeholder": [kind[0] for kind in kinds],
             "unit": [kind[1] for kind in kinds],
-            "shape": [kind[2] for kind in kinds],
+            "shape": [shapes.setdefault(kind[2], len(shapes)) for kind in kinds],
         },
-        schema={
-            "id": pl.Int64,
-            "text": pl.String,
-            "placeholder": pl.Boolean,
-            "unit": pl.Boolean,
-            "shape": pl.String,
-        },
+        schema={"placeholder": pl.Boolean, "unit": pl.Boolean, "shape": pl.Int64},
     )
-    first = pl.col("first")
+    tokens = tokens.with_columns(
+        ids.cast(pl.Int64).alias("id"), *(kind.gather(ids) for kind in kind_frame.get_columns())
+    )
+    line, first = pl.col("line"), pl.col("first")
     placeholder = pl.col("placeholder")
     absorbed = pl.col("absorbed")
     # Absorbed: the placeholder flag of the last token that is not a bare unit, within
@@ -328,8 +352,7 @@ def _skeleton_frame(lines: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
     previous_shape = pl.when(first | after_absorbed).then(None).otherwise(pl.col("shape").shift(1))
     repeated = (~absorbed & (pl.col("shape") == previous_shape)).fill_null(False)
     frame = (
-        tokens.join(kind_frame, on="text", how="left", maintain_order="left")
-        .with_columns((pl.col("line") != pl.col("line").shift(1)).fill_null(True).alias("first"))
+        tokens.with_columns((line != line.shift(1)).fill_null(True).alias("first"))
         .with_columns(
             pl.when(placeholder | ~pl.col("unit"))
             .then(placeholder)

@@ -33,7 +33,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import UsageError
-from workbench.logs.grouping import group_lines
+from workbench.logs.grouping import distinct_rows, group_lines
 from workbench.logs.headers import LogFormat
 from workbench.logs.masking import DEFAULT_MASKS, WILDCARD, MaskRule, mask_series
 
@@ -214,7 +214,7 @@ class TemplateMiner:
         a regex pass over a long line costs far more than hashing it. The third series
         gives, for every row, the index of its message among the distinct ones.
         """
-        values, counts, rows = _distinct_rows(messages.fill_null(""))
+        values, counts, rows = distinct_rows(messages.fill_null(""))
         text = pl.col("message")
         if self.log_format is not None:
             text = LogFormat(self.log_format).content_expr(text)
@@ -227,7 +227,7 @@ class TemplateMiner:
         Returns the batch's distinct masked lines and, for each distinct message, the
         index of its masked line among them.
         """
-        distinct, line_counts, line_of = _distinct_rows(masked, counts)
+        distinct, line_counts, line_of = distinct_rows(masked, counts)
         lines = distinct.to_list()
         before = len(self.lines_)
         for line, count in zip(lines, line_counts.to_list(), strict=True):
@@ -266,33 +266,6 @@ class TemplateMiner:
         for line, (template_id, _) in self._assigned.items():
             sizes[template_id] += self.lines_[line]
         self.sizes_ = dict(sizes)
-
-
-def _distinct_rows(
-    values: pl.Series, counts: pl.Series | None = None
-) -> tuple[pl.Series, pl.Series, pl.Series]:
-    """Return the distinct values, their counts and each row's index among the values.
-
-    Values come in order of first appearance; a value's count is its number of rows, or
-    the sum of ``counts`` over its rows when given. One grouping of the texts: each
-    distinct value collects its row numbers, which are then scattered back, so no second
-    pass (a join) hashes the texts again.
-    """
-    frame = values.to_frame("value").with_row_index("row")
-    total = pl.len()
-    if counts is not None:
-        frame = frame.with_columns(counts.alias("count"))
-        total = pl.col("count").sum()
-    grouped = (
-        frame.group_by("value", maintain_order=True)
-        .agg("row", total.alias("count"))
-        .with_row_index("index")
-    )
-    members = grouped.select("index", "row").explode("row")
-    rows = pl.zeros(values.len(), dtype=pl.UInt32, eager=True).scatter(
-        members["row"], members["index"]
-    )
-    return grouped["value"], grouped["count"], rows
 
 
 def _template_id(skeleton_text: str) -> str:
