@@ -427,6 +427,15 @@ def _group_tokens(
     # after those of the groups before it.
     offsets = groups["width"].cum_sum() - groups["width"]
     tokens = tokens.with_columns((offsets.gather(per_line(keys, "group")) + pos).alias("column"))
+    # Only columns of several values are looked at further: a column varies when one of
+    # its tokens differs from the one any of its lines holds there (the last written).
+    # (`scatter` writes into the series it is called on: each one here is new.)
+    column, columns_count = tokens["column"], groups["width"].sum()
+    held = pl.zeros(columns_count, dtype=pl.Int64, eager=True).scatter(column, tokens["token"])
+    varies = pl.zeros(columns_count, dtype=pl.Boolean, eager=True).scatter(
+        column.filter(tokens["token"] != held.gather(column)), True
+    )
+    moving = tokens.with_row_index("row").filter(varies.gather(column))
     # What the columns need of a word, once per vocabulary word rather than per row.
     word = pl.col("word")
     vocabulary_frame = pl.DataFrame(
@@ -437,13 +446,12 @@ def _group_tokens(
         word.str.reverse().alias("reversed"),
         word.str.len_chars().alias("chars"),
     )
-    # Only columns of several values are looked at further; the aggregations are plain
-    # ones (polars' fast path), the string work done per word above.
+    # The aggregations are plain ones (polars' fast path), the string work done per
+    # word above.
     columns = (
-        tokens.group_by((pl.col("column") * size + token).alias("cell"))
+        moving.group_by((pl.col("column") * size + token).alias("cell"))
         .agg(pl.col("weight").sum())
         .select((cell // size).alias("column"), (cell % size).alias("token"), "weight")
-        .filter(pl.len().over("column") > 1)
         .join(vocabulary_frame, on="token")
         .group_by("column")
         .agg(
@@ -485,10 +493,13 @@ def _group_tokens(
         (pl.col("freq") > pl.col("anchor"))
         | ((pl.col("freq") < pl.col("anchor")) & pl.col("below"))
     )
-    decided = tokens.join(varying, on="column", how="left", maintain_order="left").select(
+    changed = moving.join(varying, on="column", how="left").select(
+        "row", pl.when(is_variable).then(pl.col("variable")).otherwise(token).alias("token")
+    )
+    decided = tokens.select(
         "line",
         "pos",
-        pl.when(is_variable).then(pl.col("variable")).otherwise(pl.col("token")).alias("token"),
+        tokens["token"].clone().scatter(changed["row"], changed["token"]).alias("token"),
     )
     by_line = decided.group_by("line", maintain_order=True).agg("token")
     templates: list[Tokens] = [()] * line_count

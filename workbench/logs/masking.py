@@ -102,6 +102,7 @@ def mask_series(series: pl.Series, rules: tuple[MaskRule, ...] = DEFAULT_MASKS) 
     cannot match, so they come out of the pass unchanged anyway.
     """
     wide = None  # messages with a non-ASCII character, which a `\d` may match anywhere
+    series = series.clone()  # `scatter` below writes into its series: never the caller's
     for pattern, replacement, prefilter in _passes(rules):
         sizes = series.str.len_bytes()
         rows = None
