@@ -3,8 +3,8 @@
 Targets of the multimodal issue: AC@1 >= 0.93 and AC@3 >= 0.98 at service level (Nezha,
 FSE'23, publishes AS@1 0.867, AS@3 0.978 with the injection time known). They are NOT met
 yet; these tests guard what the ranking reaches now (measured 2026-12-04: handed the
-injection time, AC@1 0.76, AC@3 0.89; onset detected from the minute metrics, AC@1 0.56,
-AC@3 0.67), a few cases below, so a regression fails while noise of one case does not.
+injection time, AC@1 0.80, AC@3 0.91; onset detected from the minute metrics, AC@1 0.58,
+AC@3 0.76), a case below, so a regression fails while noise of one case does not.
 """
 
 import json
@@ -24,12 +24,12 @@ def given():
 
 def test_given_onset_ranks_most_injected_services_first(given):
     assert given["cases"] == 45 and given["errors"] == 0
-    assert given["overall"]["ac@1"] >= 0.73  # 33 of 45; measured 34
-    assert given["overall"]["ac@3"] >= 0.86  # 39 of 45; measured 40
+    assert given["overall"]["ac@1"] >= 0.77  # 35 of 45; measured 36
+    assert given["overall"]["ac@3"] >= 0.88  # 40 of 45; measured 41
     # Network delays show on the hop into the service, in 13 of 14 cases.
     assert given["by_fault"]["network_delay"]["ac@1"] >= 0.92
     assert given["by_fault"]["cpu_contention"]["ac@3"] == 1.0
-    assert given["by_fault"]["cpu_contention"]["ac@1"] >= 0.85  # 6 of 7
+    assert given["by_fault"]["cpu_contention"]["ac@1"] >= 0.85  # 6 of 7; measured 7
 
 
 def test_first_case_ranks_contacts_first_and_times_the_loading(given):
@@ -41,8 +41,8 @@ def test_first_case_ranks_contacts_first_and_times_the_loading(given):
 def test_detected_onset_keeps_its_level():
     detected = evaluate_rca("nezha")
     assert detected["cases"] == 45
-    assert detected["overall"]["ac@1"] >= 0.51  # measured 0.56 (25 of 45)
-    assert detected["overall"]["ac@3"] >= 0.62  # measured 0.67 (30 of 45)
+    assert detected["overall"]["ac@1"] >= 0.55  # measured 0.58 (26 of 45)
+    assert detected["overall"]["ac@3"] >= 0.73  # measured 0.76 (34 of 45)
 
 
 def test_truncated_case_file_is_named_and_other_cases_still_count(tmp_path, monkeypatch, mirror):

@@ -92,10 +92,11 @@ def test_network_delay_into_a_service_ranks_it_by_the_hop_gap():
     assert scores["c"] == 0.0
 
 
-def _logs_and_spans():
+def _logs_and_spans(caller_follows: bool = False):
     """Service s answers 30 requests before the onset and 30 after (one every 10 s);
     each request logs statement #31, then #34, and t logs #7 per request. After the
-    onset s's #34 falls silent (code skipped by an early return)."""
+    onset s's #34 falls silent (code skipped by an early return). With
+    ``caller_follows``, t (s's caller) also logs #9 after s's answer when s found it."""
     logs, spans = [], []
     for i in range(60):
         start = T0 + timedelta(seconds=10 * i)
@@ -113,6 +114,8 @@ def _logs_and_spans():
         logs.append(line("s", s_span, "x.S#31 [find]"))
         if start < ONSET:
             logs.append(line("s", s_span, "x.S#34 [found]"))
+            if caller_follows:
+                logs.append(line("t", t_span, "x.T#9 [got it]"))
     log_frame = frames.validate(
         pl.DataFrame(
             logs,
@@ -136,16 +139,32 @@ def test_a_statement_that_falls_silent_points_at_its_service():
     case = Case(suite="hand", case_id="return", truth=None, logs=logs, spans=spans)
     result = FusionRanker(modalities=["logs"]).rank(case, ONSET)
     top = result.ranking[0]
-    # 30 requests of S.op before and after: #34 expected 30, seen 0 -> ln(1 / 31).
+    # 30 requests of S.op before and after: #34 expected 30, seen 0 -> ln(1 / 31) =
+    # -3.433987, shrunk by one standard error sqrt(1 / (0 + 1) + 1 / (30 + 1)) = 1.016001.
     assert top.service == "s"
     assert top.indicator == "log:statement x.S#34 in S.op"
-    assert top.evidence["deviation"] == pytest.approx(-3.433987, abs=1e-6)
+    assert top.evidence["deviation"] == pytest.approx(-2.417986, abs=1e-6)
     found = top.evidence["modalities"]["logs"]
     assert found["baseline_count"] == 30 and found["observed"] == 0.0
     assert found["lines"][0].endswith("x.S#34 [found]")
     assert found["trace_ids"][0] == f"{0:032x}"
     # t's statement keeps its rate per request: ln(31 / 31) = 0, no evidence.
     assert [(c.service, c.score) for c in result.ranking[1:]] == [("t", 0.0)]
+
+
+def test_a_caller_whose_statement_follows_its_callee_ranks_below_it():
+    logs, spans = _logs_and_spans(caller_follows=True)
+    case = Case(suite="hand", case_id="return", truth=None, logs=logs, spans=spans)
+    result = FusionRanker(modalities=["logs"]).rank(case, ONSET)
+    # t's #9 falls silent like s's #34 (both 30 -> 0, shrunk to 2.417986), but T.op
+    # calls S.op, whose shift explains all of it: 2.417986 - min(2.417986, 2.417986) = 0.
+    assert [(c.service, round(c.score, 6)) for c in result.ranking] == [
+        ("s", 2.417986),
+        ("t", 0.0),
+    ]
+    # Without the callee explanation both shift alike and the tie goes by name.
+    alike = FusionRanker(modalities=["logs"], callee_explains=0.0).rank(case, ONSET)
+    assert [round(c.score, 6) for c in alike.ranking] == [2.417986, 2.417986]
 
 
 def test_all_modalities_carry_their_evidence():

@@ -15,7 +15,11 @@ it, where the line carries the trace and span ids of its span:
 * ``expected``: the baseline count scaled by the ratio of requests (observed /
   baseline) of that operation;
 * ``fold``: ``log((observed + 1) / (expected + 1))``, natural log, signed: positive when
-  the statement ran more often per request than before, negative when it fell silent.
+  the statement ran more often per request than before, negative when it fell silent;
+  then shrunk toward 0 by ``z`` standard errors of a log ratio of two counts,
+  ``sqrt(1 / (observed + 1) + 1 / (baseline + 1))`` (counts, not rates), so a statement
+  seen in one or two baseline requests (0 -> 6 lines) weighs less than one whose
+  baseline rate is well known (30 -> 0 lines).
 
 Statements with fewer than ``min_lines`` lines both expected and observed are left out
 (too few to tell). A drop of an error- or warning-level statement is a recovery, not a
@@ -34,6 +38,8 @@ from workbench.logs.miner import TemplateMiner
 
 DEFAULT_MIN_LINES = 5
 DEFAULT_EXAMPLES = 3
+# Standard errors a fold is shrunk by (see ``statement_shifts``).
+DEFAULT_Z = 1.0
 DEFAULT_TRACE_IDS = 5
 PROBLEM_LEVELS = ("warn", "error", "fatal")
 # ``<LEVEL> <logger>#<line>`` after the time at the start of a message.
@@ -63,6 +69,7 @@ def statement_shifts(
     *,
     min_lines: int = DEFAULT_MIN_LINES,
     examples: int = DEFAULT_EXAMPLES,
+    z: float = DEFAULT_Z,
 ) -> pl.DataFrame:
     """Return one row per (service, operation, statement) whose rate per request changed.
 
@@ -134,6 +141,7 @@ def statement_shifts(
         .with_columns(
             ((pl.col("observed_count") + 1) / (pl.col("expected") + 1)).log().alias("fold")
         )
+        .with_columns(_confident(pl.col("fold"), z).alias("fold"))
         .filter(~(pl.col("level").is_not_null() & (pl.col("fold") < 0)))
         .with_columns(
             pl.when(pl.col("fold") < 0).then("_base").otherwise("_seen").alias("examples"),
@@ -152,6 +160,12 @@ def statement_shifts(
         )
         .drop("_size")
     )
+
+
+def _confident(fold: pl.Expr, z: float) -> pl.Expr:
+    """Shrink a fold toward 0 by ``z`` standard errors of a log ratio of two counts."""
+    se = (1.0 / (pl.col("observed_count") + 1) + 1.0 / (pl.col("baseline_count") + 1)).sqrt()
+    return fold.sign() * (fold.abs() - z * se).clip(lower_bound=0.0)
 
 
 def fold_of(shift: dict) -> float:

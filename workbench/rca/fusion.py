@@ -38,7 +38,7 @@ import polars as pl
 from workbench import frames
 from workbench.case import Case
 from workbench.errors import UsageError
-from workbench.logs.statements import DEFAULT_MIN_LINES, statement_shifts
+from workbench.logs.statements import DEFAULT_MIN_LINES, DEFAULT_Z, statement_shifts
 from workbench.rca.model import Cause, Investigation, Window, iso
 from workbench.rca.ranking import MetricRanker
 from workbench.traces.hops import DEFAULT_FLOOR_MS, hop_shifts
@@ -50,6 +50,8 @@ METHOD_VERSION = "0.1"
 MODALITIES = ("metrics", "logs", "traces")
 DEFAULT_METRIC_WEIGHT = 0.01
 DEFAULT_EVIDENCE_ROWS = 3
+# Share of a statement shift taken off when a callee of its operation shifts as much.
+DEFAULT_CALLEE_EXPLAINS = 1.0
 
 
 class FusionRanker:
@@ -67,6 +69,11 @@ class FusionRanker:
         Milliseconds added to both sides of a latency or gap fold.
     metric_weight:
         Weight of the normalised metric score beside the log and trace evidence.
+    log_z:
+        Standard errors a statement fold is shrunk by (few lines weigh less).
+    callee_explains:
+        Share of a statement shift taken off when an operation it calls (any depth, in
+        another service) shifts as much: the change is the callee's, seen upstream.
     """
 
     def __init__(
@@ -77,6 +84,8 @@ class FusionRanker:
         min_lines: int = DEFAULT_MIN_LINES,
         floor_ms: float = DEFAULT_FLOOR_MS,
         metric_weight: float = DEFAULT_METRIC_WEIGHT,
+        log_z: float = DEFAULT_Z,
+        callee_explains: float = DEFAULT_CALLEE_EXPLAINS,
     ) -> None:
         unknown = sorted(set(modalities) - set(MODALITIES))
         if unknown or not modalities:
@@ -89,6 +98,8 @@ class FusionRanker:
         self.min_lines = min_lines
         self.floor_ms = floor_ms
         self.metric_weight = metric_weight
+        self.log_z = log_z
+        self.callee_explains = callee_explains
 
     @property
     def method(self) -> str:
@@ -130,8 +141,14 @@ class FusionRanker:
         signal_rows: list[dict[str, Any]] = []
         if use_logs:
             shifts = statement_shifts(
-                logs_base, logs_seen, spans_base, spans_seen, min_lines=self.min_lines
+                logs_base,
+                logs_seen,
+                spans_base,
+                spans_seen,
+                min_lines=self.min_lines,
+                z=self.log_z,
             )
+            shifts = _explained_by_callees(shifts, spans_base, spans_seen, self.callee_explains)
             _log_evidence(shifts, scores, evidence, signal_rows)
         if use_traces:
             hops = hop_shifts(spans_base, spans_seen, floor_ms=self.floor_ms)
@@ -246,6 +263,90 @@ class FusionRanker:
                 )
             )
         return tuple(causes)
+
+
+MAX_DEPTH = 30
+
+
+def operation_callees(spans: pl.DataFrame) -> pl.DataFrame:
+    """Return the unique (service, operation) -> (callee, callee_operation) pairs.
+
+    A pair means a span of ``callee`` ran, in the same trace, below a span of
+    ``operation`` of ``service`` (at any depth), with ``callee`` another service.
+    """
+    frame = spans.select("trace_id", "span_id", "parent_span_id", "service", "operation")
+    nodes = frame.select(
+        "trace_id",
+        pl.col("span_id").alias("_anc"),
+        pl.col("parent_span_id").alias("_next"),
+        pl.col("service").alias("_s"),
+        pl.col("operation").alias("_o"),
+    ).unique(["trace_id", "_anc"])
+    frontier = frame.select(
+        "trace_id",
+        pl.col("service").alias("callee"),
+        pl.col("operation").alias("callee_operation"),
+        pl.col("parent_span_id").alias("_anc"),
+    ).unique()
+    found = []
+    for _ in range(MAX_DEPTH):
+        step = frontier.filter(pl.col("_anc") != "").join(nodes, on=["trace_id", "_anc"])
+        if step.is_empty():
+            break
+        found.append(
+            step.filter(pl.col("_s") != pl.col("callee")).select(
+                pl.col("_s").alias("service"),
+                pl.col("_o").alias("operation"),
+                "callee",
+                "callee_operation",
+            )
+        )
+        frontier = step.select(
+            "trace_id", "callee", "callee_operation", pl.col("_next").alias("_anc")
+        ).unique()
+    if not found:
+        return pl.DataFrame(
+            schema={n: pl.String for n in ("service", "operation", "callee", "callee_operation")}
+        )
+    return pl.concat(found).unique()
+
+
+def _explained_by_callees(shifts, spans_base, spans_seen, weight):
+    """Take ``weight`` x the largest shift of a callee operation off each shift.
+
+    ``|fold| - weight * min(|fold|, largest |fold| of an operation it calls)``: an
+    operation whose callee fell silent or started to fail changes its own statements
+    too, and is not the origin (Nezha's deepest changed event in a trace).
+    """
+    if weight <= 0 or shifts.is_empty():
+        return shifts
+    spans = pl.concat([spans_base, spans_seen], how="diagonal_relaxed")
+    pairs = operation_callees(spans)
+    callee_size = shifts.group_by("service", "operation").agg(
+        pl.col("fold").abs().max().alias("_callee_size")
+    )
+    explained = (
+        pairs.join(
+            callee_size.rename({"service": "callee", "operation": "callee_operation"}),
+            on=["callee", "callee_operation"],
+        )
+        .group_by("service", "operation")
+        .agg(pl.col("_callee_size").max().alias("_explained"))
+    )
+    return (
+        shifts.join(explained, on=["service", "operation"], how="left")
+        .with_columns(pl.col("_explained").fill_null(0.0))
+        .with_columns(
+            (
+                pl.col("fold").sign()
+                * (
+                    pl.col("fold").abs()
+                    - weight * pl.min_horizontal(pl.col("fold").abs(), pl.col("_explained"))
+                )
+            ).alias("fold")
+        )
+        .drop("_explained")
+    )
 
 
 def _split(
