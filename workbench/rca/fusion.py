@@ -268,11 +268,12 @@ class FusionRanker:
 MAX_DEPTH = 30
 
 
-def operation_callees(spans: pl.DataFrame) -> pl.DataFrame:
+def operation_callees(spans: pl.DataFrame, callees: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return the unique (service, operation) -> (callee, callee_operation) pairs.
 
     A pair means a span of ``callee`` ran, in the same trace, below a span of
     ``operation`` of ``service`` (at any depth), with ``callee`` another service.
+    ``callees`` (columns service, operation) restricts the callee side to those.
     """
     frame = spans.select("trace_id", "span_id", "parent_span_id", "service", "operation")
     nodes = frame.select(
@@ -282,7 +283,8 @@ def operation_callees(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("service").alias("_s"),
         pl.col("operation").alias("_o"),
     ).unique(["trace_id", "_anc"])
-    frontier = frame.select(
+    start = frame if callees is None else frame.join(callees, on=["service", "operation"])
+    frontier = start.select(
         "trace_id",
         pl.col("service").alias("callee"),
         pl.col("operation").alias("callee_operation"),
@@ -321,10 +323,12 @@ def _explained_by_callees(shifts, spans_base, spans_seen, weight):
     if weight <= 0 or shifts.is_empty():
         return shifts
     spans = pl.concat([spans_base, spans_seen], how="diagonal_relaxed")
-    pairs = operation_callees(spans)
-    callee_size = shifts.group_by("service", "operation").agg(
-        pl.col("fold").abs().max().alias("_callee_size")
+    callee_size = (
+        shifts.group_by("service", "operation")
+        .agg(pl.col("fold").abs().max().alias("_callee_size"))
+        .filter(pl.col("_callee_size") > 0)
     )
+    pairs = operation_callees(spans, callee_size.select("service", "operation"))
     explained = (
         pairs.join(
             callee_size.rename({"service": "callee", "operation": "callee_operation"}),
