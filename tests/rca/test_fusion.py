@@ -92,11 +92,12 @@ def test_network_delay_into_a_service_ranks_it_by_the_hop_gap():
     assert scores["c"] == 0.0
 
 
-def _logs_and_spans(caller_follows: bool = False):
+def _logs_and_spans(caller_follows: bool = False, new_info: bool = False):
     """Service s answers 30 requests before the onset and 30 after (one every 10 s);
     each request logs statement #31, then #34, and t logs #7 per request. After the
     onset s's #34 falls silent (code skipped by an early return). With
-    ``caller_follows``, t (s's caller) also logs #9 after s's answer when s found it."""
+    ``caller_follows``, t (s's caller) also logs #9 after s's answer when s found it.
+    With ``new_info``, t logs an info #12 per request after the onset only."""
     logs, spans = [], []
     for i in range(60):
         start = T0 + timedelta(seconds=10 * i)
@@ -116,6 +117,8 @@ def _logs_and_spans(caller_follows: bool = False):
             logs.append(line("s", s_span, "x.S#34 [found]"))
             if caller_follows:
                 logs.append(line("t", t_span, "x.T#9 [got it]"))
+        elif new_info:
+            logs.append(line("t", t_span, "x.T#12 [other branch]"))
     log_frame = frames.validate(
         pl.DataFrame(
             logs,
@@ -165,6 +168,25 @@ def test_a_caller_whose_statement_follows_its_callee_ranks_below_it():
     # Without the callee explanation both shift alike and the tie goes by name.
     alike = FusionRanker(modalities=["logs"], callee_explains=0.0).rank(case, ONSET)
     assert [round(c.score, 6) for c in alike.ranking] == [2.417986, 2.417986]
+
+
+def test_an_ordinary_statement_that_runs_more_often_can_be_left_unscored():
+    logs, spans = _logs_and_spans(new_info=True)
+    case = Case(suite="hand", case_id="branch", truth=None, logs=logs, spans=spans)
+    # Without the callee explanation (T.op calls S.op, whose shift explains t's), t's
+    # info #12 goes 0 -> 30 lines in 30 requests: ln(31 / 1) = 3.433987, shrunk by
+    # sqrt(1 / 31 + 1 / 1) to 2.417986, as large as s's drop: a tie, by name.
+    counted = FusionRanker(modalities=["logs"], callee_explains=0.0).rank(case, ONSET)
+    assert [(c.service, round(c.score, 6)) for c in counted.ranking] == [
+        ("s", 2.417986),
+        ("t", 2.417986),
+    ]
+    # Weighted 0, an ordinary statement running more often (a branch) does not score.
+    left = FusionRanker(modalities=["logs"], callee_explains=0.0, ordinary_rise_weight=0.0)
+    assert [(c.service, round(c.score, 6)) for c in left.rank(case, ONSET).ranking] == [
+        ("s", 2.417986),
+        ("t", 0.0),
+    ]
 
 
 def test_all_modalities_carry_their_evidence():

@@ -38,7 +38,12 @@ import polars as pl
 from workbench import frames
 from workbench.case import Case
 from workbench.errors import UsageError
-from workbench.logs.statements import DEFAULT_MIN_LINES, DEFAULT_Z, statement_shifts
+from workbench.logs.statements import (
+    DEFAULT_MIN_LINES,
+    DEFAULT_Z,
+    PROBLEM_LEVELS,
+    statement_shifts,
+)
 from workbench.rca.model import Cause, Investigation, Window, iso
 from workbench.rca.ranking import MetricRanker
 from workbench.traces.hops import DEFAULT_FLOOR_MS, hop_shifts
@@ -52,6 +57,8 @@ DEFAULT_METRIC_WEIGHT = 0.01
 DEFAULT_EVIDENCE_ROWS = 3
 # Share of a statement shift taken off when a callee of its operation shifts as much.
 DEFAULT_CALLEE_EXPLAINS = 1.0
+# Weight of an ordinary (not warn/error) statement that runs more often per request.
+DEFAULT_ORDINARY_RISE_WEIGHT = 1.0
 
 
 class FusionRanker:
@@ -74,6 +81,13 @@ class FusionRanker:
     callee_explains:
         Share of a statement shift taken off when an operation it calls (any depth, in
         another service) shifts as much: the change is the callee's, seen upstream.
+    ordinary_rise_weight:
+        Weight of an info/debug statement that runs more often per request than before.
+        A fault skips code (a statement falls silent) or makes it fail (a warn/error
+        statement starts); an ordinary statement running more often is a branch the
+        workload took (0: such rows stay in the signals but do not score). On Nezha 0
+        gains a case with the true onset and loses one with the detected onset, so the
+        default (1) leaves them as they are.
     """
 
     def __init__(
@@ -86,6 +100,7 @@ class FusionRanker:
         metric_weight: float = DEFAULT_METRIC_WEIGHT,
         log_z: float = DEFAULT_Z,
         callee_explains: float = DEFAULT_CALLEE_EXPLAINS,
+        ordinary_rise_weight: float = DEFAULT_ORDINARY_RISE_WEIGHT,
     ) -> None:
         unknown = sorted(set(modalities) - set(MODALITIES))
         if unknown or not modalities:
@@ -100,6 +115,7 @@ class FusionRanker:
         self.metric_weight = metric_weight
         self.log_z = log_z
         self.callee_explains = callee_explains
+        self.ordinary_rise_weight = ordinary_rise_weight
 
     @property
     def method(self) -> str:
@@ -149,6 +165,7 @@ class FusionRanker:
                 z=self.log_z,
             )
             shifts = _explained_by_callees(shifts, spans_base, spans_seen, self.callee_explains)
+            shifts = _weigh_ordinary_rises(shifts, self.ordinary_rise_weight)
             _log_evidence(shifts, scores, evidence, signal_rows)
         if use_traces:
             hops = hop_shifts(spans_base, spans_seen, floor_ms=self.floor_ms)
@@ -350,6 +367,16 @@ def _explained_by_callees(shifts, spans_base, spans_seen, weight):
             ).alias("fold")
         )
         .drop("_explained")
+    )
+
+
+def _weigh_ordinary_rises(shifts: pl.DataFrame, weight: float) -> pl.DataFrame:
+    """Scale the fold of ordinary statements that ran more often by ``weight``."""
+    if weight == 1.0 or shifts.is_empty():
+        return shifts
+    rise = (pl.col("fold") > 0) & ~pl.col("level").is_in(PROBLEM_LEVELS)
+    return shifts.with_columns(
+        pl.when(rise).then(pl.col("fold") * weight).otherwise(pl.col("fold")).alias("fold")
     )
 
 
