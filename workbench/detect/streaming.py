@@ -10,12 +10,15 @@ import numpy as np
 import polars as pl
 
 DEFAULT_WINDOW = 500
-DEFAULT_SUPPRESS = 150
+DEFAULT_SUPPRESS = 50
 DEFAULT_NOVELTY = 0.01
 DEFAULT_Z_CAP = 20.0
+DEFAULT_HIGH = 0.7
+DEFAULT_CALM = 1000.0
 _MIN_HISTORY = 30
 _MAD_TO_SIGMA = 1.4826
 _RANGE_FLOOR = 1e-2
+_DEVIATION_TOP = 0.98  # deviation scores live in [0, 0.98], novelty in [0.98, 1]
 
 
 class RobustNoveltyDetector:
@@ -23,11 +26,17 @@ class RobustNoveltyDetector:
 
     A point's deviation is ``|x - median| / spread`` over the previous ``window`` points,
     the spread the largest of the MAD (as a normal sigma), half the 90th percentile of
-    absolute deviations over 1.645, and 1 % of the range seen so far. The score is
-    ``log1p(z) / log1p(z_cap)`` capped at 1; a value beyond the range seen so far by more
-    than ``novelty`` times that range scores 0.999. A point only keeps its score when it
-    beats every score of the ``suppress`` points before it (else 0), so a lasting anomaly
-    is reported once, not at every point. A higher score means more anomalous.
+    absolute deviations over 1.645, and 1 % of the range seen so far; it scores
+    ``0.98 · log1p(z) / log1p(z_cap)``, capped at 0.98. A value beyond the range seen so
+    far by more than ``novelty`` times that range is new and scores between 0.98 and 1.
+
+    Surprise after calm: a high score (``>= high``) or a new value right after another is
+    worth less than one after a long quiet stretch. With ``g`` the points since the last
+    high-or-new point, a high deviation keeps ``high + (s - high) · (1 - e^{-g / calm})``,
+    and a new value scores ``0.98 + 0.02 · (1 - e^{-g' / calm})``, ``g'`` the points since
+    the last new value. So NAB's one-threshold sweep can take the first sign of an anomaly
+    and leave its echoes. Last, a point keeps its score only when it beats every score of
+    the ``suppress`` points before it (else 0). A higher score means more anomalous.
 
     Parameters
     ----------
@@ -38,7 +47,11 @@ class RobustNoveltyDetector:
     novelty:
         Margin, as a fraction of the range seen so far, beyond which a value is new.
     z_cap:
-        Robust deviation that maps to a score of 1.
+        Robust deviation that maps to the top deviation score (0.98).
+    high:
+        Deviation score from which the surprise-after-calm discount applies.
+    calm:
+        Points of calm (no high or new point) after which a surprise counts in full (1 - 1/e).
     """
 
     def __init__(
@@ -48,11 +61,15 @@ class RobustNoveltyDetector:
         suppress: int = DEFAULT_SUPPRESS,
         novelty: float = DEFAULT_NOVELTY,
         z_cap: float = DEFAULT_Z_CAP,
+        high: float = DEFAULT_HIGH,
+        calm: float = DEFAULT_CALM,
     ) -> None:
         self.window = window
         self.suppress = suppress
         self.novelty = novelty
         self.z_cap = z_cap
+        self.high = high
+        self.calm = calm
 
     def score(self, values: np.ndarray) -> np.ndarray:
         """Return the anomaly score in [0, 1] of every point, each from earlier points only."""
@@ -70,7 +87,23 @@ class RobustNoveltyDetector:
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.nan_to_num(np.abs(x - median.to_numpy()) / spread, nan=0.0, posinf=0.0)
             novel = (x > high + self.novelty * seen) | (x < low - self.novelty * seen)
-        score = np.minimum(1.0, np.log1p(z) / np.log1p(self.z_cap))
-        score = np.where(np.nan_to_num(novel, nan=False), np.maximum(score, 0.999), score)
+        novel = np.nan_to_num(novel, nan=False).astype(bool)
+        score = _DEVIATION_TOP * np.minimum(1.0, np.log1p(z) / np.log1p(self.z_cap))
+        loud = score >= self.high
+        fresh = 1.0 - np.exp(-_points_since(loud | novel) / self.calm)
+        score = np.where(loud, self.high + (score - self.high) * fresh, score)
+        fresh_new = 1.0 - np.exp(-_points_since(novel) / self.calm)
+        score = np.where(novel, _DEVIATION_TOP + (1.0 - _DEVIATION_TOP) * fresh_new, score)
         before = pl.Series(score).rolling_max(self.suppress, min_samples=1).shift(1)
         return np.where(score > before.fill_null(0.0).to_numpy(), score, 0.0)
+
+
+def _points_since(flags: np.ndarray) -> np.ndarray:
+    """Return, for each point, how many points back the last flagged one before it is.
+
+    A point with no flagged point before it counts from the start (its index + 1).
+    """
+    index = np.arange(len(flags))
+    last = np.maximum.accumulate(np.where(flags, index, -1))
+    previous = np.r_[-1, last[:-1]]
+    return np.where(previous < 0, index + 1, index - previous).astype(float)

@@ -75,5 +75,5 @@ def evaluate_detect(suite: str = SUITE, *, detector: Any = None) -> dict:
 
 
 def _settings(detector: Any) -> str:
-    names = ("window", "suppress", "novelty", "z_cap")
+    names = ("window", "suppress", "novelty", "z_cap", "high", "calm")
     return " ".join(f"{n}={getattr(detector, n)}" for n in names if hasattr(detector, n))
