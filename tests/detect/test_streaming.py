@@ -60,3 +60,20 @@ def test_a_value_beyond_the_range_seen_is_novel_even_when_its_deviation_is_small
     # the last new value (3 at point 4): 0.98 + 0.02 * (1 - e^{-0.196}) = 0.98356
     assert scores[-1] == pytest.approx(0.98 + 0.02 * (1 - math.exp(-0.196)))
     assert 0.98 * np.log1p(3.2 / 1.4826) / np.log1p(20.0) == pytest.approx(0.370, abs=1e-3)
+
+
+def test_a_change_of_shape_within_the_range_is_a_new_context():
+    values = np.r_[np.tile([0.0, 10.0], 200), [10.0]]  # ...0, 10, 0, 10, then 10 again
+    scores = RobustNoveltyDetector().score(values)
+    # bins of the range [0, 10]: 0 -> bin 0, 10 -> bin 7. Contexts so far (this, previous,
+    # the one before): (0, 7, 0) and (7, 0, 7), the latter first at point 3; (7, 7, 0) at
+    # point 400 is new, 397 points later: 0.7 + 0.28 * (1 - e^{-0.397}) = 0.79175
+    assert scores[400] == pytest.approx(0.7 + 0.28 * (1 - math.exp(-0.397)))
+    assert scores[400] == pytest.approx(0.79175, abs=1e-5)
+    # 10 is neither new (the top of the range) nor far from the median (5; MAD 7.5 as the
+    # past deviations alternate 5 and 10): 0.98 * log1p(5 / 11.12) / log1p(20) = 0.12,
+    # no more than the points before it -> 0 with a single bin (no context ever new)
+    assert RobustNoveltyDetector(context_bins=1).score(values)[400] == 0.0
+    # the pattern itself: reported at points 60-61 (the first deviations once the MAD has
+    # 30 of them), never again
+    assert np.flatnonzero(scores[2:400]).tolist() == [58, 59]

@@ -15,6 +15,8 @@ DEFAULT_NOVELTY = 0.01
 DEFAULT_Z_CAP = 20.0
 DEFAULT_HIGH = 0.7
 DEFAULT_CALM = 1000.0
+DEFAULT_CONTEXT_BINS = 8
+DEFAULT_CONTEXT_ORDER = 3
 _MIN_HISTORY = 30
 _MAD_TO_SIGMA = 1.4826
 _RANGE_FLOOR = 1e-2
@@ -35,7 +37,16 @@ class RobustNoveltyDetector:
     high-or-new point, a high deviation keeps ``high + (s - high) · (1 - e^{-g / calm})``,
     and a new value scores ``0.98 + 0.02 · (1 - e^{-g' / calm})``, ``g'`` the points since
     the last new value. So NAB's one-threshold sweep can take the first sign of an anomaly
-    and leave its echoes. Last, a point keeps its score only when it beats every score of
+    and leave its echoes.
+
+    Context novelty (after CAD OSE's contexts): each value falls in one of ``context_bins``
+    equal bins of the range seen so far (itself included); the bins of the last
+    ``context_order`` points (this one included) form its context. A context never seen
+    before scores ``high + (0.98 - high) · (1 - e^{-g'' / calm})``, ``g''`` the points since
+    the last new context, when that beats the score above: a change of shape within the
+    range (a flat day, a missing jump) is new once the series has settled.
+
+    Last, a point keeps its score only when it beats every score of
     the ``suppress`` points before it (else 0). A higher score means more anomalous.
 
     Parameters
@@ -52,6 +63,10 @@ class RobustNoveltyDetector:
         Deviation score from which the surprise-after-calm discount applies.
     calm:
         Points of calm (no high or new point) after which a surprise counts in full (1 - 1/e).
+    context_bins:
+        Bins of the range seen so far that a value's context is made of.
+    context_order:
+        Points (this one and those just before) that make a context.
     """
 
     def __init__(
@@ -63,6 +78,8 @@ class RobustNoveltyDetector:
         z_cap: float = DEFAULT_Z_CAP,
         high: float = DEFAULT_HIGH,
         calm: float = DEFAULT_CALM,
+        context_bins: int = DEFAULT_CONTEXT_BINS,
+        context_order: int = DEFAULT_CONTEXT_ORDER,
     ) -> None:
         self.window = window
         self.suppress = suppress
@@ -70,6 +87,8 @@ class RobustNoveltyDetector:
         self.z_cap = z_cap
         self.high = high
         self.calm = calm
+        self.context_bins = context_bins
+        self.context_order = context_order
 
     def score(self, values: np.ndarray) -> np.ndarray:
         """Return the anomaly score in [0, 1] of every point, each from earlier points only."""
@@ -94,8 +113,28 @@ class RobustNoveltyDetector:
         score = np.where(loud, self.high + (score - self.high) * fresh, score)
         fresh_new = 1.0 - np.exp(-_points_since(novel) / self.calm)
         score = np.where(novel, _DEVIATION_TOP + (1.0 - _DEVIATION_TOP) * fresh_new, score)
+        new_context = self._new_contexts(x)
+        fresh_context = 1.0 - np.exp(-_points_since(new_context) / self.calm)
+        context = self.high + (_DEVIATION_TOP - self.high) * fresh_context
+        score = np.where(new_context, np.maximum(score, context), score)
         before = pl.Series(score).rolling_max(self.suppress, min_samples=1).shift(1)
         return np.where(score > before.fill_null(0.0).to_numpy(), score, 0.0)
+
+    def _new_contexts(self, x: np.ndarray) -> np.ndarray:
+        """Return whether each point's context (bins of its last points) is seen first there."""
+        low = pl.Series(x).cum_min().to_numpy()
+        high = pl.Series(x).cum_max().to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            position = np.nan_to_num((x - low) / np.maximum(high - low, 1e-9), nan=0.0)
+        bins = np.clip(np.floor(self.context_bins * position), 0, self.context_bins - 1)
+        bins = bins.astype(np.int64)
+        code = np.zeros(len(x), dtype=np.int64)
+        for lag in range(self.context_order):
+            code = code * self.context_bins + np.r_[np.zeros(lag, np.int64), bins[: len(x) - lag]]
+        new = np.zeros(len(x), dtype=bool)
+        new[np.unique(code, return_index=True)[1]] = True
+        new[: self.context_order] = False  # not a full context yet
+        return new
 
 
 def _points_since(flags: np.ndarray) -> np.ndarray:

@@ -75,5 +75,14 @@ def evaluate_detect(suite: str = SUITE, *, detector: Any = None) -> dict:
 
 
 def _settings(detector: Any) -> str:
-    names = ("window", "suppress", "novelty", "z_cap", "high", "calm")
+    names = (
+        "window",
+        "suppress",
+        "novelty",
+        "z_cap",
+        "high",
+        "calm",
+        "context_bins",
+        "context_order",
+    )
     return " ".join(f"{n}={getattr(detector, n)}" for n in names if hasattr(detector, n))
