@@ -65,9 +65,12 @@ def test_a_value_beyond_the_range_seen_is_novel_even_when_its_deviation_is_small
 def test_a_change_of_shape_within_the_range_is_a_new_context():
     values = np.r_[np.tile([0.0, 10.0], 200), [10.0]]  # ...0, 10, 0, 10, then 10 again
     scores = RobustNoveltyDetector().score(values)
-    # bins of the range [0, 10]: 0 -> bin 0, 10 -> bin 7. Contexts so far (this, previous,
-    # the one before): (0, 7, 0) and (7, 0, 7), the latter first at point 3; (7, 7, 0) at
-    # point 400 is new, 397 points later: 0.7 + 0.28 * (1 - e^{-0.397}) = 0.79175
+    # bins of the range [0, 10]: 0 -> bin 0, 10 -> bin 7. Value contexts so far (this,
+    # previous, the one before): (0, 7, 0) (first at point 2, not yet a full context) and
+    # (7, 0, 7) from point 3. Steps 0, 10, -10, 10, ... (range [-10, 10] from point 2):
+    # bins 0, 7, 0, 7, ...: the same two contexts, first at points 2 and 3. At point 400
+    # the value context (7, 7, 0) is new (and the step 0 -> bin 4 too), 397 points after
+    # the last new one: 0.7 + 0.28 * (1 - e^{-0.397}) = 0.79175
     assert scores[400] == pytest.approx(0.7 + 0.28 * (1 - math.exp(-0.397)))
     assert scores[400] == pytest.approx(0.79175, abs=1e-5)
     # 10 is neither new (the top of the range) nor far from the median (5; MAD 7.5 as the

@@ -41,7 +41,8 @@ class RobustNoveltyDetector:
 
     Context novelty (after CAD OSE's contexts): each value falls in one of ``context_bins``
     equal bins of the range seen so far (itself included); the bins of the last
-    ``context_order`` points (this one included) form its context. A context never seen
+    ``context_order`` points (this one included) form its context; the steps between
+    points (``x[t] - x[t-1]``) form contexts the same way. A context of either never seen
     before scores ``high + (0.98 - high) · (1 - e^{-g'' / calm})``, ``g''`` the points since
     the last new context, when that beats the score above: a change of shape within the
     range (a flat day, a missing jump) is new once the series has settled.
@@ -113,7 +114,8 @@ class RobustNoveltyDetector:
         score = np.where(loud, self.high + (score - self.high) * fresh, score)
         fresh_new = 1.0 - np.exp(-_points_since(novel) / self.calm)
         score = np.where(novel, _DEVIATION_TOP + (1.0 - _DEVIATION_TOP) * fresh_new, score)
-        new_context = self._new_contexts(x)
+        steps = np.r_[0.0, np.diff(x)]
+        new_context = self._new_contexts(x) | self._new_contexts(steps)
         fresh_context = 1.0 - np.exp(-_points_since(new_context) / self.calm)
         context = self.high + (_DEVIATION_TOP - self.high) * fresh_context
         score = np.where(new_context, np.maximum(score, context), score)
