@@ -805,6 +805,207 @@ def config_show(
     typer.echo(current.to_toml(), nl=False)
 
 
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.", min=1, max=65535)] = 5006,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="The case to open first, e.g. nezha/2023-01-30/12_52."),
+    ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            help="Show a live pull of this Prometheus (base URL) instead of the datasets.",
+            rich_help_panel=_PROM,
+        ),
+    ] = None,
+    start: Annotated[
+        str, typer.Option(help="Range start (each pull): now-1h, ISO-8601.", rich_help_panel=_PROM)
+    ] = "now-1h",
+    end: Annotated[
+        str, typer.Option(help="Range end (each pull): now, ISO-8601.", rich_help_panel=_PROM)
+    ] = "now",
+    step: Annotated[
+        str | None, typer.Option(help="Query step, e.g. 15s.", rich_help_panel=_PROM)
+    ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of indicator queries.", rich_help_panel=_PROM),
+    ] = None,
+) -> None:
+    """Serve the dashboards (Overview, Incident, Explore) on 127.0.0.1 until Ctrl-C."""
+    import functools
+
+    from workbench.apps import APPS
+    from workbench.apps import serve as run
+
+    if dataset is not None and prometheus is not None:
+        raise UsageError("give --dataset or --prometheus, not both")
+    live = None
+    if prometheus is not None:
+        from workbench.sources.prometheus import pull_case
+
+        live = functools.partial(pull_case, prometheus, start, end, step, queries=queries)
+    base = f"http://127.0.0.1:{port}"
+    typer.echo("serving " + ", ".join(f"{base}/{name}" for name in APPS), err=True)
+    run(port=port, case=dataset, live=live)
+
+
+notebook_app = typer.Typer(help="Run notebooks with parameters.", no_args_is_help=True)
+app.add_typer(notebook_app, name="notebook")
+
+
+@notebook_app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Parameters: -p NAME VALUE, repeated (papermill's form); values are read as "
+    "YAML (3, 0.8, true, text) with dates kept as text.",
+)
+def notebook_run(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="The notebook (.ipynb) to run.")],
+    out: Annotated[Path, typer.Option(help="Folder for the executed notebook and its HTML.")],
+    parameters_file: Annotated[
+        Path | None, typer.Option("--parameters-file", "-f", help="YAML file of parameters.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds each cell may run (default: no limit).")
+    ] = None,
+) -> None:
+    """Execute a notebook with parameters (papermill); write it and an HTML copy to --out."""
+    from workbench.notebook import parse_value, read_parameters, run_notebook
+
+    values = read_parameters(parameters_file) if parameters_file is not None else {}
+    values.update({name: parse_value(value) for name, value in _pairs(ctx.args)})
+    run = run_notebook(notebook, out, parameters=values, timeout_s=timeout)
+    typer.echo(f"executed notebook: {run.output}")
+    typer.echo(f"HTML copy: {run.html}")
+    typer.echo(f"ran in {run.seconds:.1f} s")
+
+
+def _pairs(args: list[str]) -> list[tuple[str, str]]:
+    """Return the NAME VALUE pairs of repeated ``-p NAME VALUE`` (typer has no 2-value list)."""
+    pairs, rest = [], list(args)
+    while rest:
+        flag = rest.pop(0)
+        if flag not in ("-p", "--parameter") or len(rest) < 2:
+            raise UsageError(
+                f"unexpected {flag!r}: give parameters as -p NAME VALUE (one pair per -p)"
+            )
+        pairs.append((rest.pop(0), rest.pop(0)))
+    return pairs
+
+
+schedule_app = typer.Typer(
+    help="Run notebooks on a cron schedule, with a history.", no_args_is_help=True
+)
+app.add_typer(schedule_app, name="schedule")
+_DB_HELP = "The schedule's SQLite file (default: in the user data dir)."
+
+
+@schedule_app.command(
+    "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def schedule_add(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="The notebook (.ipynb) to run.")],
+    cron: Annotated[str, typer.Option(help='When: five cron fields, e.g. "*/15 * * * *".')],
+    out: Annotated[Path, typer.Option(help="Folder for the runs (one subfolder per run).")],
+    name: Annotated[str | None, typer.Option(help="Job name (default: the notebook's).")] = None,
+    missed: Annotated[
+        str, typer.Option(help="Missed fire times: run-once (all as one run) or skip.")
+    ] = "run-once",
+    notify: Annotated[
+        str | None, typer.Option(help="Command run when a run fails (MANCEROPS_* in its env).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help=_DB_HELP)] = None,
+) -> None:
+    """Add (or replace) a job; parameters as -p NAME VALUE after the options."""
+    from workbench.notebook import parse_value
+    from workbench.schedule import Job, Schedule
+
+    values = {key: parse_value(value) for key, value in _pairs(ctx.args)}
+    job = Job(name or notebook.stem, cron, str(notebook), str(out), values, missed, notify)
+    Schedule.open(db).add(job)
+    typer.echo(f"job {job.name}: {notebook} at {cron!r} into {out}")
+
+
+@schedule_app.command("list")
+def schedule_list(
+    db: Annotated[Path | None, typer.Option(help=_DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the jobs with their next fire time and last run."""
+    from workbench.schedule import Schedule, next_fire_time
+
+    store = Schedule.open(db)
+    rows = []
+    for job in store.jobs():
+        last = store.history(job.name, limit=1)
+        rows.append(
+            {
+                "name": job.name,
+                "cron": job.cron,
+                "notebook": job.notebook,
+                "parameters": job.parameters,
+                "missed": job.missed,
+                "next": _iso(next_fire_time(job)),
+                "last_status": last[0]["status"] if last else None,
+            }
+        )
+    if as_json:
+        _print_json({"jobs": rows})
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['name']}  {row['cron']!r}  next {row['next']}  last {row['last_status']}  "
+            f"{row['notebook']}"
+        )
+
+
+@schedule_app.command("history")
+def schedule_history(
+    job: Annotated[str | None, typer.Argument(help="Only this job's runs.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 20,
+    db: Annotated[Path | None, typer.Option(help=_DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the run history: status, duration, output or failing cell."""
+    from workbench.schedule import Schedule
+
+    runs = Schedule.open(db).history(job, limit=limit)
+    if as_json:
+        _print_json({"runs": runs})
+        return
+    for run in runs:
+        seconds = f"{run['seconds']:.1f} s" if run["seconds"] is not None else "-"
+        where = run["output"] or run["failed_cell"] or run["error"] or ""
+        when = run["scheduled_for"]
+        typer.echo(f"{run['id']}  {run['job']}  {when}  {run['status']}  {seconds}  {where}")
+
+
+@schedule_app.command("run")
+def schedule_run(
+    db: Annotated[Path | None, typer.Option(help=_DB_HELP)] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run what is due now and exit (for an outside cron).")
+    ] = False,
+) -> None:
+    """Run the jobs at their times in the foreground until Ctrl-C."""
+    from workbench.schedule import Schedule, Scheduler
+
+    scheduler = Scheduler(Schedule.open(db))
+    if once:
+        for done in scheduler.tick():
+            typer.echo(f"{done['job']}: {done['status']}")
+        return
+    typer.echo("scheduler running; Ctrl-C stops it", err=True)
+    try:
+        scheduler.run_forever()
+    except KeyboardInterrupt:
+        typer.echo("scheduler stopped", err=True)
+
+
 def main() -> None:
     """Run the CLI, turning workbench errors into one message and an exit code."""
     try:

@@ -112,3 +112,7 @@ class DeliveryError(WorkbenchError):
 
 class SettingsError(UsageError):
     """The settings file (mancerops.toml) or a variable it names is missing or wrong."""
+
+
+class MissingExtra(UsageError):
+    """A feature needs an optional dependency that is not installed (names the extra)."""
