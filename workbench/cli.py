@@ -832,20 +832,46 @@ def serve(
         Path | None,
         typer.Option(help="TOML file of indicator queries.", rich_help_panel=_PROM),
     ] = None,
+    live_settings: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Show a live pull of the Prometheus in [prometheus] of the settings.",
+            rich_help_panel=_PROM,
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file (default: ./mancerops.toml, then user's).")
+    ] = None,
 ) -> None:
-    """Serve the dashboards (Overview, Incident, Explore) on 127.0.0.1 until Ctrl-C."""
+    """Serve the dashboards (Overview, Incident, Explore) on 127.0.0.1 until Ctrl-C.
+
+    A live Prometheus (--prometheus URL, or --live for the settings' url) is reached with
+    the timeout, TLS and authentication of [prometheus] in the settings file.
+    """
     import functools
 
+    from workbench import settings
     from workbench.apps import APPS
     from workbench.apps import serve as run
 
-    if dataset is not None and prometheus is not None:
-        raise UsageError("give --dataset or --prometheus, not both")
+    if dataset is not None and (prometheus is not None or live_settings):
+        raise UsageError("give --dataset or a live Prometheus (--prometheus/--live), not both")
     live = None
-    if prometheus is not None:
+    if prometheus is not None or live_settings:
         from workbench.sources.prometheus import pull_case
 
-        live = functools.partial(pull_case, prometheus, start, end, step, queries=queries)
+        current = settings.load(config, profile=_state["profile"])
+        url, options = current.source_options("prometheus", prometheus)
+        live = functools.partial(
+            pull_case,
+            url,
+            start,
+            end,
+            step or current.prometheus.step,
+            queries=queries or current.prometheus.queries,
+            **options,
+        )
     base = f"http://127.0.0.1:{port}"
     typer.echo("serving " + ", ".join(f"{base}/{name}" for name in APPS), err=True)
     run(port=port, case=dataset, live=live)

@@ -61,18 +61,21 @@ def live_prometheus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def live_served(live_prometheus, tmp_path_factory):
-    """Yield the base URL of `mancerops serve --prometheus`, pulling FIRST_CASE's series
-    over the case's own time range at 1 s."""
+    """Yield the base URL of `mancerops serve --live`, pulling FIRST_CASE's series over the
+    case's own time range at 1 s from the Prometheus, step and queries of a settings file."""
     metrics = datasets.load(FIRST_CASE).metrics
-    queries = tmp_path_factory.mktemp("queries") / "rcd.toml"
-    queries.write_text(f"[[query]]\nmetric = \"\"\npromql = '{RCD_QUERY}'\n")
+    folder = tmp_path_factory.mktemp("settings")
+    (folder / "rcd.toml").write_text(f"[[query]]\nmetric = \"\"\npromql = '{RCD_QUERY}'\n")
+    config = folder / "mancerops.toml"
+    config.write_text(
+        f'[prometheus]\nurl = "{live_prometheus.url}"\nstep = "1s"\nqueries = "rcd.toml"\n'
+    )
     yield from _serve(
         tmp_path_factory,
-        f"--prometheus={live_prometheus.url}",
+        "--live",
+        f"--config={config}",
         f"--start={iso(metrics['timestamp'].min())}",
         f"--end={iso(metrics['timestamp'].max())}",
-        "--step=1s",
-        f"--queries={queries}",
     )
 
 
