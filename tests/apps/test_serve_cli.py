@@ -25,3 +25,18 @@ def test_serve_refuses_an_unknown_case():
     assert run.returncode == 2
     assert "carts-cpu/99" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_serve_refuses_a_case_and_a_live_source_together():
+    run = mancerops("serve", "--dataset", "rcd-sockshop/carts-cpu/1", "--live")
+    assert run.returncode == 2
+    assert "--dataset or a live Prometheus" in run.stderr
+
+
+def test_serve_live_without_a_url_in_the_settings_says_where_to_set_it(tmp_path):
+    config = tmp_path / "mancerops.toml"
+    config.write_text("[investigate]\ntop = 3\n")
+    run = mancerops("serve", "--live", "--config", str(config))
+    assert run.returncode == 2
+    assert "no Prometheus URL" in run.stderr and "[prometheus]" in run.stderr
+    assert "Traceback" not in run.stderr
