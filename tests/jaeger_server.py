@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import LOOPBACK, free_port
+from servers import LOOPBACK, free_port, stop_process
 
 VERSION = "2.12.0"
 READY_TIMEOUT_S = 30.0
@@ -151,14 +151,7 @@ class JaegerServer:
 
     def stop(self) -> None:
         """Stop Jaeger by its PID (SIGTERM, then SIGKILL after 10 s) and wait for it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def _ready(self) -> bool:
         try:

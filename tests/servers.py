@@ -25,6 +25,18 @@ READY_TIMEOUT_S = 30.0
 INSTALL_HINT = "install it with `bash .ci/run servers` (Debian's prometheus package)"
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Stop a test server by its PID: SIGTERM, then SIGKILL after 10 s; wait for it."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     """Return a TCP port that was free on 127.0.0.1 a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -123,14 +135,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """Stop the server by its PID (SIGTERM, then SIGKILL after 10 s) and wait for it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     @staticmethod
     def _ready(url: str) -> bool:

@@ -13,7 +13,15 @@ import httpx
 import pytest
 from alertdata import LIVE_BEFORE_MIN, SERIES, SERVER_RULES, live_series, live_start, write_series
 from receiver import Receiver
-from servers import LOOPBACK, READY_TIMEOUT_S, PrometheusServer, backfill, free_port, tool
+from servers import (
+    LOOPBACK,
+    READY_TIMEOUT_S,
+    PrometheusServer,
+    backfill,
+    free_port,
+    stop_process,
+    tool,
+)
 
 # The mirror beside the checkout, as the Makefile exports it, for runs of plain pytest.
 _MIRROR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
@@ -80,14 +88,7 @@ class AlertmanagerServer:
         pytest.fail(f"alertmanager was not ready: {log.read_text()[-2000:]}", pytrace=False)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="session")
