@@ -852,7 +852,6 @@ def serve(
     import functools
 
     from workbench import settings
-    from workbench.apps import APPS
     from workbench.apps import serve as run
 
     if dataset is not None and (prometheus is not None or live_settings):
@@ -872,9 +871,7 @@ def serve(
             queries=queries or current.prometheus.queries,
             **options,
         )
-    base = f"http://127.0.0.1:{port}"
-    typer.echo("serving " + ", ".join(f"{base}/{name}" for name in APPS), err=True)
-    run(port=port, case=dataset, live=live)
+    run(port=port, case=dataset, live=live, announce=lambda line: typer.echo(line, err=True))
 
 
 notebook_app = typer.Typer(help="Run notebooks with parameters.", no_args_is_help=True)

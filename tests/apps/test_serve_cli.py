@@ -18,6 +18,7 @@ def test_serve_refuses_a_suite_without_incidents():
     run = mancerops("serve", "--port", "1", "--dataset", "nab/realKnownCause/nyc_taxi")
     assert run.returncode == 2
     assert "holds no incidents" in run.stderr and "rcd-sockshop, nezha" in run.stderr
+    assert "serving" not in run.stderr
 
 
 def test_serve_refuses_an_unknown_case():
@@ -25,6 +26,8 @@ def test_serve_refuses_an_unknown_case():
     assert run.returncode == 2
     assert "carts-cpu/99" in run.stderr
     assert "Traceback" not in run.stderr
+    # Refused before serving: it must not claim to be serving anything.
+    assert "serving" not in run.stderr
 
 
 def test_serve_refuses_a_case_and_a_live_source_together():

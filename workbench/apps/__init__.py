@@ -29,12 +29,14 @@ def serve(
     case: str | None = None,
     live: Callable[[], Any] | None = None,
     show: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve every app on 127.0.0.1:``port`` until interrupted.
 
     ``case`` (a dataset case) opens first; ``live``, a function returning a
     :class:`~workbench.case.Case` (e.g. a Prometheus pull), replaces the datasets: each
-    session pulls it, and pulls it again on Refresh or auto refresh.
+    session pulls it, and pulls it again on Refresh or auto refresh. ``announce`` is
+    given the apps' URLs once the input is checked, just before serving starts.
     """
     pn = import_optional("panel", "dashboards")
     if case is not None:
@@ -42,6 +44,9 @@ def serve(
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is not a TCP port; give 1-65535")
     pages = {name: _factory(module, case, live) for name, module in APPS.items()}
+    if announce is not None:
+        base = f"http://{ADDRESS}:{port}"
+        announce("serving " + ", ".join(f"{base}/{name}" for name in APPS))
     pn.serve(
         pages,
         port=port,
