@@ -686,8 +686,11 @@ class Inventory:
         return HostSource(host, timeout=self.timeout)
 
     def _each(
-        self, work: Callable[[HostSource], tuple[pl.DataFrame, str | None]], kind: str
+        self,
+        work: Callable[[HostSource], tuple[pl.DataFrame, str | None]],
+        kind: str | dict[str, pl.DataType],
     ) -> Collected:
+        """Run ``work`` on every host; ``kind`` is a frame kind or the schema of the result."""
         _backends()  # a missing extra is one clear error, not one per host
         parts: list[pl.DataFrame] = []
         failed: dict[str, str] = {}
@@ -710,20 +713,19 @@ class Inventory:
                 if note:
                     partial[host.name] = note
                 parts.append(frame)
-        frame = pl.concat(parts, how="diagonal_relaxed") if parts else frames.empty(kind)
+        if parts:
+            frame = pl.concat(parts, how="diagonal_relaxed")
+        else:
+            frame = frames.empty(kind) if isinstance(kind, str) else pl.DataFrame(schema=kind)
         return Collected(frame, failed, partial)
 
     def check(self) -> Collected:
         """Return one row per host: reached or not, in how many seconds, and the error."""
-        probed = self._each(_probe, "probe")
+        probed = self._each(_probe, _PROBE_SCHEMA)
         rows = pl.DataFrame(
             {"host": [h.name for h in self.hosts], "url": [h.url for h in self.hosts]}
         )
-        answers = probed.frame if not probed.frame.is_empty() else None
-        if answers is None:
-            answers = pl.DataFrame(
-                schema={"host": pl.String, "seconds": pl.Float64, "kernel": pl.String}
-            )
+        answers = probed.frame
         errors = pl.DataFrame(
             {"host": list(probed.failed), "error": list(probed.failed.values())},
             schema={"host": pl.String, "error": pl.String},
@@ -831,6 +833,9 @@ class Inventory:
             collected.failed,
             collected.partial,
         )
+
+
+_PROBE_SCHEMA = {"host": pl.String, "seconds": pl.Float64, "kernel": pl.String}
 
 
 def _probe(source: HostSource) -> tuple[pl.DataFrame, None]:

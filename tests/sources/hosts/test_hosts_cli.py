@@ -116,3 +116,24 @@ def test_hosts_units_on_a_host_without_systemd_says_so(sshd, tmp_path):
     assert run.returncode == 1
     assert json.loads(run.stdout) == []
     assert "host ssh-1 failed: host ssh-1 does not run systemd" in run.stderr
+
+
+def test_hosts_check_with_every_host_down_reports_each_and_exits_1(tmp_path):
+    # No reachable host at all: the table still lists each host with its error (it used
+    # to stop on "unknown frame kind 'probe'" with exit 2).
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    config = tmp_path / "mancerops.toml"
+    config.write_text(
+        "[[hosts]]\n"
+        'name = "down"\n'
+        'address = "127.0.0.1"\n'
+        f"port = {free_port()}\n"
+        f'known_hosts = "{empty}"\n'
+    )
+    run = mancerops("hosts", "check", "--config", str(config), "--json")
+    assert run.returncode == 1, run.stderr
+    assert "frame kind" not in run.stderr
+    [row] = json.loads(run.stdout)
+    assert row["host"] == "down" and row["ok"] is False and row["seconds"] is None
+    assert "cannot reach host down" in row["error"]
