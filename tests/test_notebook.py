@@ -94,3 +94,14 @@ def test_cli_refuses_a_parameter_without_a_value(tmp_path):
     run = mancerops("notebook", "run", str(INVESTIGATE), "--out", tmp_path, "-p", "case")
     assert run.returncode == 2
     assert "-p NAME VALUE" in run.stderr
+
+
+def test_cli_a_cell_that_raises_names_its_exception_and_message(tmp_path):
+    # The error line says what the cell raised, not papermill's empty wrapper
+    # ("PapermillExecutionError: ;").
+    run = mancerops("notebook", "run", INVESTIGATE, "--out", tmp_path, "-p", "case", "bogus/x")
+    assert run.returncode == 1
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert "datasets.load(case)" in line
+    assert "UnknownCase: unknown dataset suite 'bogus'" in line
+    assert "PapermillExecutionError" not in line

@@ -247,10 +247,23 @@ def _where(book: Any, error: Exception) -> tuple[FailedCell | None, tuple[str, .
     index = failed[0] if failed else started[-1]
     cell = code[index]
     first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
-    reason = f"{type(error).__name__}: {error}".splitlines()[0]
+    reason = _reason(error)
     failed_cell = FailedCell(index + 1, _cell_id(cell, index), first_line, reason)
     not_run = tuple(_cell_id(c, i) for i, c in enumerate(code) if i > index)
     return failed_cell, not_run
+
+
+def _reason(error: Exception) -> str:
+    """Return one line saying what failed: the cell's own exception when a cell raised.
+
+    papermill's PapermillExecutionError begins with a blank line and carries the cell's
+    exception as ``ename`` and ``evalue``.
+    """
+    if getattr(error, "ename", None):
+        text = f"{error.ename}: {error.evalue}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return next((line for line in text.splitlines() if line.strip()), type(error).__name__)
 
 
 def _cell_id(cell: Any, index: int) -> str:
