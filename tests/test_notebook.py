@@ -105,3 +105,4 @@ def test_cli_a_cell_that_raises_names_its_exception_and_message(tmp_path):
     assert "datasets.load(case)" in line
     assert "UnknownCase: unknown dataset suite 'bogus'" in line
     assert "PapermillExecutionError" not in line
+    assert "Traceback" not in run.stderr  # the cell's traceback stays in the kept notebook

@@ -216,7 +216,9 @@ def _failed(
         kept = out / f"{notebook.stem}{FAILED_SUFFIX}"
         os.replace(partial, kept)
     partial.unlink(missing_ok=True)
-    log.warning("notebook %s failed after %.1f s: %s", notebook, seconds, error)
+    # One line: the cell's traceback is in the kept notebook, not on the terminal.
+    why = failed_cell.describe() if failed_cell else _reason(error)
+    log.warning("notebook %s failed after %.1f s: %s", notebook, seconds, why)
     return NotebookRun(
         notebook,
         FAILED,
