@@ -161,3 +161,9 @@ def test_cli_add_list_and_history(tiny, tmp_path):
     assert bad.returncode == 2 and "five fields" in bad.stderr
     history = json.loads(mancerops("schedule", "history", "--db", db, "--json").stdout)
     assert history == {"runs": []}
+    # A job name that is neither scheduled nor in the history is a typo: say so (exit 2).
+    typo = mancerops("schedule", "history", "tt", "--db", db)
+    assert typo.returncode == 2
+    assert "no job named 'tt'" in typo.stderr and "t" in typo.stderr.split("jobs:")[1]
+    known = mancerops("schedule", "history", "t", "--db", db, "--json")
+    assert known.returncode == 0 and json.loads(known.stdout) == {"runs": []}

@@ -996,7 +996,15 @@ def schedule_history(
     """Print the run history: status, duration, output or failing cell."""
     from workbench.schedule import Schedule
 
-    runs = Schedule.open(db).history(job, limit=limit)
+    schedule = Schedule.open(db)
+    runs = schedule.history(job, limit=limit)
+    if job is not None and not runs:
+        names = [known.name for known in schedule.jobs()]
+        if job not in names:
+            raise UsageError(
+                f"no job named {job!r} and no runs of it in {schedule.path}; "
+                f"jobs: {', '.join(names) or 'none'} (`mancerops schedule list`)"
+            )
     if as_json:
         _print_json({"runs": runs})
         return
