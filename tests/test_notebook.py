@@ -106,3 +106,10 @@ def test_cli_a_cell_that_raises_names_its_exception_and_message(tmp_path):
     assert "UnknownCase: unknown dataset suite 'bogus'" in line
     assert "PapermillExecutionError" not in line
     assert "Traceback" not in run.stderr  # the cell's traceback stays in the kept notebook
+
+
+def test_cli_refuses_a_parameter_the_notebook_does_not_define(tmp_path):
+    run = mancerops("notebook", "run", str(INVESTIGATE), "--out", tmp_path, "-p", "cases", "x")
+    assert run.returncode == 2
+    assert "has no parameter cases" in run.stderr and "defines case, top" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before anything ran

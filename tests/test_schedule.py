@@ -167,3 +167,10 @@ def test_cli_add_list_and_history(tiny, tmp_path):
     assert "no job named 'tt'" in typo.stderr and "t" in typo.stderr.split("jobs:")[1]
     known = mancerops("schedule", "history", "t", "--db", db, "--json")
     assert known.returncode == 0 and json.loads(known.stdout) == {"runs": []}
+
+
+def test_add_refuses_a_parameter_the_notebook_does_not_define(store, tiny, tmp_path):
+    job = Job("typo", "*/15 * * * *", str(tiny), str(tmp_path), parameters={"whom": "x"})
+    with pytest.raises(UsageError, match="has no parameter whom; its parameters cell defines who"):
+        store.add(job)
+    assert store.jobs() == []

@@ -85,6 +85,25 @@ class NotebookRun:
         }
 
 
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Refuse a parameter the notebook's ``parameters`` cell does not define (a typo would
+    otherwise run the notebook with its default, papermill only warning)."""
+    if not parameters:
+        return
+    papermill = import_optional("papermill", "notebooks")
+    try:
+        known = papermill.inspect_notebook(str(notebook))
+    except Exception as error:  # an unreadable notebook fails the run below with its reason
+        log.debug("cannot inspect %s: %s", notebook, error)
+        return
+    unknown = sorted(set(parameters) - set(known))
+    if known and unknown:
+        raise UsageError(
+            f"{notebook} has no parameter {', '.join(unknown)}; its parameters cell defines "
+            f"{', '.join(sorted(known))}"
+        )
+
+
 def run_notebook(
     notebook: str | Path,
     out_dir: str | Path,
@@ -106,6 +125,7 @@ def run_notebook(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     parameters = dict(parameters or {})
+    check_parameters(notebook, parameters)
     output, html = out / notebook.name, out / f"{notebook.stem}.html"
     partial = _temporary(out, notebook.stem, ".ipynb")
     started = time.perf_counter()

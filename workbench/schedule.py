@@ -40,7 +40,7 @@ import platformdirs
 
 from workbench._optional import import_optional
 from workbench.errors import UsageError
-from workbench.notebook import NotebookFailed, NotebookRun, run_notebook
+from workbench.notebook import NotebookFailed, NotebookRun, check_parameters, run_notebook
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class Schedule:
             )
         if not Path(job.notebook).is_file():
             raise UsageError(f"notebook {job.notebook} does not exist; give an .ipynb path")
+        check_parameters(Path(job.notebook), job.parameters)
         self._db.execute(
             "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
