@@ -157,6 +157,12 @@ def test_cli_add_list_and_history(tiny, tmp_path):
         {"who": "2024-03-01"},
     )
     assert job["next"][14:16] in {"00", "15", "30", "45"} and job["last_status"] is None
+    again = mancerops(
+        "schedule", "add", tiny, "--cron", "0 * * * *", "--out", tmp_path / "runs",
+        "--db", db, "--name", "t",
+    )  # fmt: skip
+    assert again.returncode == 0 and "replaced the earlier job t" in again.stderr
+    assert "replaced" not in added.stderr
     bad = mancerops("schedule", "add", tiny, "--cron", "nope", "--out", tmp_path, "--db", db)
     assert bad.returncode == 2 and "five fields" in bad.stderr
     history = json.loads(mancerops("schedule", "history", "--db", db, "--json").stdout)

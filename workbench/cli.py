@@ -949,8 +949,14 @@ def schedule_add(
 
     values = {key: parse_value(value) for key, value in _pairs(ctx.args)}
     job = Job(name or notebook.stem, cron, str(notebook), str(out), values, missed, notify)
-    Schedule.open(db).add(job)
+    schedule = Schedule.open(db)
+    replaced = any(known.name == job.name for known in schedule.jobs())
+    schedule.add(job)
     typer.echo(f"job {job.name}: {notebook} at {cron!r} into {out}")
+    if replaced:
+        typer.secho(
+            f"replaced the earlier job {job.name} (its history stays)", fg="yellow", err=True
+        )
 
 
 @schedule_app.command("list")
