@@ -66,6 +66,7 @@ def check(rules: RulesArg, as_json: JsonOption = False) -> None:
     from workbench.alerts import load_rules
 
     loaded = load_rules(*rules)
+    promql_note = _promtool_check(loaded)
     rows = [
         {
             "group": r.group,
@@ -90,6 +91,45 @@ def check(rules: RulesArg, as_json: JsonOption = False) -> None:
         f"{len(rows)} alerting rule(s) in {len(loaded.groups)} group(s)"
         + (f"; {loaded.recording} recording rule(s) not evaluated" if loaded.recording else "")
     )
+    if promql_note:
+        typer.secho(promql_note, fg="yellow", err=True)
+
+
+def _promtool_check(loaded) -> str | None:
+    """Have promtool check the Prometheus part of each file with PromQL rules.
+
+    Our loader reads the YAML; the PromQL itself is Prometheus' to judge, so a refusal
+    is the file's fault (UsageError, promtool's own reason). Returns a note when promtool
+    is not installed and the PromQL went unchecked.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from workbench.alerts import prometheus_part
+    from workbench.alerts.rules import PROMQL
+
+    files = sorted({str(r.file) for r in loaded.rules if r.kind == PROMQL})
+    if not files:
+        return None
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return "PromQL not checked: promtool (Debian package prometheus) is not installed"
+    for file in files:
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / Path(file).name
+            copy.write_text(prometheus_part(Path(file).read_text()))
+            done = subprocess.run(
+                [promtool, "check", "rules", str(copy)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
+        if done.returncode != 0:
+            reason = (done.stdout + done.stderr).replace(str(copy), file).strip()
+            raise UsageError(f"{file}: Prometheus would refuse its rules (promtool):\n{reason}")
+    return None
 
 
 @alerts_app.command("export")

@@ -70,6 +70,16 @@ def test_check_lists_rules_and_refuses_a_malformed_file(tmp_path):
     assert yaml.safe_load(exported.stdout) == {"groups": yaml.safe_load(LIVE)["groups"]}
 
 
+def test_check_has_promtool_judge_the_promql(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(LIVE.replace("expr: wb_live > 5", "expr: rate(("))
+    run = mancerops("alerts", "check", broken)
+    assert run.returncode == 2
+    assert f"{broken}: Prometheus would refuse its rules (promtool)" in run.stderr
+    assert "parse error" in run.stderr and str(broken) in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_run_once_twice_notifies_once_and_pulls_metrics_for_our_kinds(live_prometheus, tmp_path):
     rules = tmp_path / "rules.yml"
     rules.write_text(LIVE)
