@@ -2,21 +2,12 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from spanrows import span_frame
 
 from workbench import datasets, graph, investigate
 from workbench.servicemap import METRICS, TRACES, service_map
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-SPAN_COLUMNS = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "service",
-    "operation",
-    "start",
-    "duration_ms",
-    "status",
-]
 
 
 def _spans():
@@ -28,11 +19,7 @@ def _spans():
         ("b", "4", "", "front", "GET /", T0 + timedelta(seconds=10), 20.0, "ok"),
         ("b", "5", "4", "carts", "add", T0 + timedelta(seconds=10), 10.0, "ok"),
     ]
-    return pl.DataFrame(
-        rows,
-        schema=SPAN_COLUMNS,
-        orient="row",
-    )
+    return span_frame(rows)
 
 
 def test_map_from_traces_has_rates_errors_latency_and_health():

@@ -1,20 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
-import polars as pl
+from spanrows import span_frame
 
 from workbench.traces.summaries import trace_summaries
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-SPAN_COLUMNS = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "service",
-    "operation",
-    "start",
-    "duration_ms",
-    "status",
-]
 
 
 def _spans():
@@ -23,11 +13,7 @@ def _spans():
         ("a", "2", "1", "carts", "add", T0 + timedelta(milliseconds=30), 40.0, "error"),
         ("b", "4", "", "front", "GET /x", T0 + timedelta(seconds=10), 20.0, "ok"),
     ]
-    return pl.DataFrame(
-        rows,
-        schema=SPAN_COLUMNS,
-        orient="row",
-    )
+    return span_frame(rows)
 
 
 def test_summaries_span_from_first_start_to_last_end_longest_first():

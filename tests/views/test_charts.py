@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from spanrows import span_frame
 
 from workbench import datasets, investigate
 from workbench.servicemap import ServiceMap
@@ -17,25 +18,8 @@ from workbench.views.charts import HEALTH_COLOURS, service_map_figure
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _spans(rows):
-    return pl.DataFrame(
-        rows,
-        schema=[
-            "trace_id",
-            "span_id",
-            "parent_span_id",
-            "service",
-            "operation",
-            "start",
-            "duration_ms",
-            "status",
-        ],
-        orient="row",
-    )
-
-
 def test_waterfall_lists_spans_depth_first_children_by_start():
-    trace = _spans(
+    trace = span_frame(
         [
             ("t1", "c", "a", "orders", "late child", T0 + timedelta(milliseconds=50), 10.0, "ok"),
             ("t1", "a", "", "front", "GET /", T0, 100.0, "ok"),
@@ -60,7 +44,7 @@ def test_waterfall_lists_spans_depth_first_children_by_start():
 
 def test_waterfall_of_unknown_trace_raises():
     with pytest.raises(KeyError):
-        waterfall_figure(_spans([]), "nope")
+        waterfall_figure(span_frame([]), "nope")
 
 
 def test_timeline_marks_onset_and_truth_and_takes_the_range():
