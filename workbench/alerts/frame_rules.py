@@ -131,10 +131,6 @@ def _with_labels(metrics: pl.DataFrame) -> pl.DataFrame:
 
 def selected(spec: Mapping[str, Any], metrics: pl.DataFrame) -> pl.DataFrame:
     """Return the rows of ``metrics`` a threshold or anomaly rule looks at."""
-    return _select(spec, metrics)
-
-
-def _select(spec: Mapping[str, Any], metrics: pl.DataFrame) -> pl.DataFrame:
     chosen = metrics.filter(pl.col("metric") == spec["metric"])
     if "service" in spec:
         chosen = chosen.filter(pl.col("service") == spec["service"])
@@ -153,7 +149,7 @@ def _threshold(spec: Mapping[str, Any], metrics: pl.DataFrame, at: float) -> lis
     lookback = parse_duration(spec.get("lookback", DEFAULT_LOOKBACK))
     start, end = _moment(at - lookback), _moment(at)
     latest = (
-        _select(spec, metrics)
+        selected(spec, metrics)
         .filter((pl.col("timestamp") >= start) & (pl.col("timestamp") <= end))
         .sort("timestamp")
         .group_by("service", "metric", "label_json", maintain_order=True)
@@ -173,7 +169,7 @@ def _anomaly(spec: Mapping[str, Any], metrics: pl.DataFrame, at: float) -> list[
     window = parse_duration(spec.get("window", DEFAULT_WINDOW))
     baseline = parse_duration(spec.get("baseline", DEFAULT_BASELINE))
     cut, end, start = _moment(at - window), _moment(at), _moment(at - window - baseline)
-    chosen = _select(spec, metrics).filter(
+    chosen = selected(spec, metrics).filter(
         (pl.col("timestamp") > start) & (pl.col("timestamp") <= end)
     )
     direction = spec.get("direction", "up")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.detect.base import OnsetDetector
+from workbench.detect.scoring import MAD_TO_SIGMA
 
 DEFAULT_MIN_SEGMENT = 10
 DEFAULT_CLIP = 5.0
-_MAD_TO_SIGMA = 1.4826
 _IQR_TO_SIGMA = 1.349
 _RELATIVE_FLOOR = 1e-3
 _ABSOLUTE_FLOOR = 1e-12
@@ -74,7 +74,7 @@ def _clipped_z(X: np.ndarray, clip: float) -> np.ndarray:
     q75, q25 = np.percentile(X, [75, 25], axis=0)
     spread = np.maximum.reduce(
         [
-            np.median(np.abs(X - center), axis=0) * _MAD_TO_SIGMA,
+            np.median(np.abs(X - center), axis=0) * MAD_TO_SIGMA,
             (q75 - q25) / _IQR_TO_SIGMA,
             _RELATIVE_FLOOR * np.abs(center),
             np.full_like(center, _ABSOLUTE_FLOOR),

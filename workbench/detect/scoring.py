@@ -11,7 +11,7 @@ DEFAULT_RELATIVE_FLOOR = 0.01
 MIN_SUSTAINED = 2
 _ABSOLUTE_FLOOR = 1e-9
 _IQR_TO_SIGMA = 1.349
-_MAD_TO_SIGMA = 1.4826
+MAD_TO_SIGMA = 1.4826
 
 
 class RobustDeviation(DeviationScorer):
@@ -51,7 +51,7 @@ class RobustDeviation(DeviationScorer):
         self.scale_ = np.maximum.reduce(
             [
                 (q75 - q25) / _IQR_TO_SIGMA,
-                mad * _MAD_TO_SIGMA,
+                mad * MAD_TO_SIGMA,
                 self.relative_floor * np.abs(center),
                 np.full_like(center, _ABSOLUTE_FLOOR),
             ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from workbench.detect.scoring import MAD_TO_SIGMA
+
 DEFAULT_WINDOW = 500
 DEFAULT_SUPPRESS = 50
 DEFAULT_NOVELTY = 0.01
@@ -18,7 +20,6 @@ DEFAULT_CALM = 1000.0
 DEFAULT_CONTEXT_BINS = 8
 DEFAULT_CONTEXT_ORDER = 3
 _MIN_HISTORY = 30
-_MAD_TO_SIGMA = 1.4826
 _RANGE_FLOOR = 1e-2
 _DEVIATION_TOP = 0.98  # deviation scores live in [0, 0.98], novelty in [0.98, 1]
 
@@ -102,12 +103,11 @@ class RobustNoveltyDetector:
         low = series.cum_min().shift(1).to_numpy()
         high = series.cum_max().shift(1).to_numpy()
         seen = np.maximum(high - low, 1e-9)
-        spread = np.maximum.reduce([_MAD_TO_SIGMA * mad, upper / 1.645 * 0.5, _RANGE_FLOOR * seen])
+        spread = np.maximum.reduce([MAD_TO_SIGMA * mad, upper / 1.645 * 0.5, _RANGE_FLOOR * seen])
         x = series.to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.nan_to_num(np.abs(x - median.to_numpy()) / spread, nan=0.0, posinf=0.0)
             novel = (x > high + self.novelty * seen) | (x < low - self.novelty * seen)
-        novel = np.nan_to_num(novel, nan=False).astype(bool)
         score = _DEVIATION_TOP * np.minimum(1.0, np.log1p(z) / np.log1p(self.z_cap))
         loud = score >= self.high
         fresh = 1.0 - np.exp(-_points_since(loud | novel) / self.calm)

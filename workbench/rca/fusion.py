@@ -147,9 +147,8 @@ class FusionRanker:
                 )
             onset = metric_inv.onset
         reference = case.reference
-        logs_base = logs_seen = spans_base = spans_seen = None
-        if use_logs or use_traces:
-            spans_base, spans_seen = _split(case.spans, "start", onset, reference, "spans")
+        logs_base = logs_seen = None
+        spans_base, spans_seen = _split(case.spans, "start", onset, reference, "spans")
         if use_logs:
             logs_base, logs_seen = _split(case.logs, "timestamp", onset, reference, "logs")
         scores: dict[str, dict[str, float]] = {}
