@@ -840,9 +840,7 @@ def serve(
             rich_help_panel=_PROM,
         ),
     ] = False,
-    config: Annotated[
-        Path | None, typer.Option(help="Settings file (default: ./mancerops.toml, then user's).")
-    ] = None,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
 ) -> None:
     """Serve the dashboards (Overview, Incident, Explore) on 127.0.0.1 until Ctrl-C.
 

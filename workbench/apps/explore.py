@@ -31,7 +31,11 @@ def create_app(
             ),
             pn.widgets.Select.from_param(state.param.metric, css_classes=["wb-metric"]),
         ),
-        pn.panel(pn.bind(metric_chart, state.param.metric, relative, state=state)),
+        pn.panel(
+            pn.bind(
+                metric_chart, state.param.metric, state.param.metric_service, relative, state=state
+            )
+        ),
         name="Metrics",
         sizing_mode="stretch_width",
     )
@@ -72,21 +76,21 @@ def create_app(
     return page(TITLE, case_controls(state), [tabs], state=state)
 
 
-def metric_chart(metric, relative: str, *, state: ExploreState) -> pn.viewable.Viewable:
-    """Return the chart of the chosen service's metric over the time range."""
+def metric_chart(
+    metric, service: str | None, relative: str, *, state: ExploreState
+) -> pn.viewable.Viewable:
+    """Return the chart of ``service``'s metric over the time range."""
     if state.case is None or metric is None:
         return pn.pane.Markdown("No metric to show.", css_classes=["wb-no-metric"])
     series = (
-        state.case.metrics.filter(
-            (pl.col("service") == state.metric_service) & (pl.col("metric") == metric)
-        )
+        state.case.metrics.filter((pl.col("service") == service) & (pl.col("metric") == metric))
         .group_by("timestamp")
         .agg(pl.col("value").mean())
         .sort("timestamp")
     )
     onset = state.investigation.onset if state.investigation is not None else None
     figure = charts.indicator_figure(
-        series, title=f"{state.metric_service} {metric}", onset=onset, x_range=state.time.window
+        series, title=f"{service} {metric}", onset=onset, x_range=state.time.window
     )
     return pn.pane.Plotly(figure, sizing_mode="stretch_width", css_classes=["wb-metric-chart"])
 

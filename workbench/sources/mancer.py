@@ -647,24 +647,6 @@ class Inventory:
             )
         return current.inventory()
 
-    @classmethod
-    def from_dict(cls, document: dict[str, Any], *, where: str = "the settings") -> Inventory:
-        """Return the inventory of a settings document: ``[[hosts]]`` tables and ``[mancer]``."""
-        tables = document.get("hosts", [])
-        if not isinstance(tables, list) or not tables:
-            raise UsageError(
-                f"{where} lists no hosts; add a [[hosts]] table with name and address "
-                "(see docs/sources/mancer.md)"
-            )
-        settings = document.get("mancer", {})
-        hosts = [Host.from_dict(table, where=where) for table in tables]
-        return cls(
-            hosts,
-            parallel=int(settings.get("parallel", DEFAULT_PARALLEL)),
-            timeout=float(settings.get("timeout", DEFAULT_TIMEOUT_S)),
-            snapshots=_expand(settings.get("snapshots")),
-        )
-
     def select(self, names: Sequence[str] | None) -> Inventory:
         """Return the inventory of the hosts named (all when ``names`` is empty)."""
         if not names:
